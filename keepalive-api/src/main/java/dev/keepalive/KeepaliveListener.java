@@ -1,0 +1,42 @@
+package dev.keepalive;
+
+import java.net.SocketAddress;
+import java.time.Duration;
+
+/**
+ * Receives the keepalive events of connections. One listener may serve many connections: each call names the
+ * remote address. Calls come on the connection's own thread (for Netty, its event loop): keep them short and never
+ * block. Every method has an empty default.
+ */
+public interface KeepaliveListener {
+
+    /** A listener that does nothing. */
+    KeepaliveListener NOOP = new KeepaliveListener() {
+    };
+
+    /** A ping was sent to the peer. */
+    default void onPingSent(SocketAddress remote, long pingId) {
+    }
+
+    /** The peer answered ping {@code pingId} after {@code rtt}. */
+    default void onPongReceived(SocketAddress remote, long pingId, Duration rtt) {
+    }
+
+    /**
+     * Ping {@code pingId} went unanswered, and nothing else arrived, for the ping timeout; {@code missed} consecutive
+     * pings are now missed. Unless that reaches the limit, the next ping goes out at once.
+     */
+    default void onPingMissed(SocketAddress remote, long pingId, int missed) {
+    }
+
+    /**
+     * A ping-timeout timer fired {@code lateness} late, so the local process evidently stalled (a GC pause, a busy
+     * event loop): the peer gets a fresh probe instead of being declared dead.
+     */
+    default void onLocalStall(SocketAddress remote, Duration lateness) {
+    }
+
+    /** The connection's peer was declared dead, or the connection was lost; the exception says why. */
+    default void onPeerDead(PeerDeadException cause) {
+    }
+}

@@ -1,0 +1,442 @@
+package dev.keepalive.core;
+
+import dev.keepalive.DeadPeerReason;
+import dev.keepalive.KeepaliveSettings;
+import dev.keepalive.LivenessState;
+import dev.keepalive.ManualTicker;
+import dev.keepalive.core.LivenessMonitor.Action;
+import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
+import dev.keepalive.core.LivenessMonitor.PingCause;
+import dev.keepalive.core.LivenessMonitor.PongResult;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Random;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class LivenessMonitorTest {
+
+    private static final long I = Duration.ofSeconds(10).toNanos();
+    private static final long T = Duration.ofSeconds(2).toNanos();
+    /** Starts just below the overflow, so every test crosses it. */
+    private static final long START = Long.MAX_VALUE - I / 2;
+
+    private final ManualTicker ticker = new ManualTicker(START);
+
+    private static KeepaliveSettings.Builder base() {
+        return KeepaliveSettings.builder()
+                .pingInterval(Duration.ofNanos(I))
+                .pingTimeout(Duration.ofNanos(T))
+                .pingsMissedBeforeDead(1)
+                .pingJitter(0);
+    }
+
+    private LivenessMonitor monitor(KeepaliveSettings settings) {
+        LivenessMonitor m = new LivenessMonitor(settings, ticker, true, () -> 0.0);
+        m.onActive();
+        return m;
+    }
+
+    /** Advances to the monitor's deadline and fires the timer there, as a punctual event loop would. */
+    private Action fire(LivenessMonitor m) {
+        assertTrue(m.hasDeadline(), "a deadline is armed");
+        ticker.set(m.deadline());
+        return m.onTimer(ticker.nanoTime());
+    }
+
+    @Test
+    void idleConnectionIsPingedExactlyAtTheIntervalAcrossTheOverflow() {
+        LivenessMonitor m = monitor(base().build());
+        assertEquals(START + I, m.deadline());
+        assertEquals(Action.NONE, m.onTimer(START + I - 1), "a timer before the deadline does nothing");
+        assertEquals(Action.SEND_PING, fire(m));
+        assertTrue(ticker.nanoTime() < 0, "time wrapped past Long.MAX_VALUE");
+        assertEquals(1, m.pingId());
+        assertEquals(PingCause.IDLE, m.pingCause());
+        assertEquals(LivenessState.PING_OUTSTANDING, m.state());
+        assertEquals(START + I + T, m.deadline());
+    }
+
+    @Test
+    void extraTimerCallsAreHarmless() {
+        LivenessMonitor m = monitor(base().build());
+        assertEquals(Action.SEND_PING, fire(m));
+        long deadline = m.deadline();
+        assertEquals(Action.NONE, m.onTimer(ticker.nanoTime()));
+        assertEquals(Action.NONE, m.onTimer(ticker.nanoTime()));
+        assertEquals(deadline, m.deadline());
+        assertEquals(1, m.stats().pingsSent());
+    }
+
+    @Test
+    void unansweredPingKillsThePeerAtIntervalPlusTimeout() {
+        LivenessMonitor m = monitor(base().build());
+        assertEquals(Action.SEND_PING, fire(m));
+        assertEquals(Action.PEER_DEAD, fire(m));
+        assertEquals(START + I + T, ticker.nanoTime());
+        assertEquals(DeadPeerReason.PING_TIMEOUT, m.deadReason());
+        assertEquals(LivenessState.DEAD, m.state());
+        assertFalse(m.hasDeadline());
+        assertEquals(1, m.missedPings());
+    }
+
+    @Test
+    void severalMissedPingsAreNeededWhenConfigured() {
+        LivenessMonitor m = monitor(base().pingsMissedBeforeDead(3).build());
+        assertEquals(Action.SEND_PING, fire(m));
+        assertEquals(Action.SEND_PING, fire(m));
+        assertEquals(PingCause.RETRY_AFTER_MISS, m.pingCause());
+        assertEquals(2, m.pingId());
+        assertEquals(Action.SEND_PING, fire(m));
+        assertEquals(Action.PEER_DEAD, fire(m));
+        assertEquals(START + I + 3 * T, ticker.nanoTime());
+        assertEquals(3, m.stats().pingsMissed());
+    }
+
+    @Test
+    void pongMeasuresTheRoundTripAndRestartsTheIdleWait() {
+        LivenessMonitor m = monitor(base().build());
+        fire(m);
+        ticker.advanceNanos(1_500_000);
+        m.onInbound();
+        assertEquals(PongResult.ANSWERED, m.onPong(1));
+        assertEquals(1_500_000, m.lastRttNanos());
+        assertEquals(LivenessState.WATCHING, m.state());
+        assertEquals(ticker.nanoTime() + I, m.deadline());
+        assertEquals(1, m.stats().pongsReceived());
+    }
+
+    @Test
+    void staleDuplicateAndUnsolicitedPongsAreIgnored() {
+        LivenessMonitor m = monitor(base().pingsMissedBeforeDead(2).build());
+        fire(m); // ping 1
+        fire(m); // ping 1 missed, ping 2 sent
+        assertEquals(2, m.pingId());
+        assertEquals(PongResult.STALE, m.onPong(1));
+        assertEquals(LivenessState.PING_OUTSTANDING, m.state(), "a stale pong does not answer the current ping");
+        assertEquals(PongResult.UNSOLICITED, m.onPong(7));
+        assertEquals(PongResult.UNSOLICITED, m.onPong(0));
+        assertEquals(PongResult.ANSWERED, m.onPong(2));
+        assertEquals(PongResult.DUPLICATE, m.onPong(2));
+        var stats = m.stats();
+        assertEquals(1, stats.stalePongs());
+        assertEquals(1, stats.duplicatePongs());
+        assertEquals(2, stats.unsolicitedPongs());
+        assertEquals(1, stats.pongsReceived());
+    }
+
+    @Test
+    void anyInboundTrafficProvesLivenessWhilePongsAreLate() {
+        LivenessMonitor m = monitor(base().build());
+        assertEquals(Action.SEND_PING, fire(m));
+        ticker.advanceNanos(T / 2);
+        m.onInbound(); // application data, no pong
+        assertEquals(Action.NONE, fire(m), "data arrived after the ping: the peer is alive");
+        assertEquals(LivenessState.WATCHING, m.state());
+        ticker.advanceNanos(T);
+        assertEquals(PongResult.ANSWERED, m.onPong(1), "a late pong of the current ping still measures RTT");
+        assertEquals(T / 2 * 3 + T / 2, m.lastRttNanos());
+    }
+
+    @Test
+    void busyConnectionSendsNoPings() {
+        LivenessMonitor m = monitor(base().build());
+        long end = START + 150 * (I / 3);
+        int timers = 0;
+        // Inbound every I/3; fire the timer whenever it is due. Bounded: 150 steps.
+        for (int step = 0; step < 150; step++) {
+            long next = ticker.nanoTime() + I / 3;
+            while (m.deadline() - next <= 0) {
+                ticker.set(m.deadline());
+                assertEquals(Action.NONE, m.onTimer(ticker.nanoTime()));
+                timers++;
+            }
+            ticker.set(next);
+            m.onInbound();
+        }
+        assertTrue(ticker.nanoTime() - end >= 0);
+        assertEquals(0, m.stats().pingsSent());
+        assertTrue(timers <= 100, "at most two timers per interval on a busy connection, was " + timers);
+    }
+
+    @Test
+    void whenTrafficStopsThePingComesWithinOneIntervalOfTheLastByte() {
+        LivenessMonitor m = monitor(base().build());
+        long lastInbound = 0;
+        for (int step = 0; step < 40; step++) {
+            ticker.advanceNanos(I / 7);
+            m.onInbound();
+            lastInbound = ticker.nanoTime();
+            if (m.deadline() - ticker.nanoTime() <= 0) {
+                m.onTimer(ticker.nanoTime());
+            }
+        }
+        Action a;
+        int timers = 0;
+        do {
+            a = fire(m);
+            timers++;
+        } while (a == Action.NONE && timers < 10);
+        assertEquals(Action.SEND_PING, a);
+        long idleAtPing = ticker.nanoTime() - lastInbound;
+        assertTrue(idleAtPing <= I, "ping no later than one interval after the last byte, was " + idleAtPing);
+        assertEquals(Action.PEER_DEAD, fire(m));
+        assertTrue(ticker.nanoTime() - lastInbound <= I + T);
+    }
+
+    @Test
+    void writeOnAQuietConnectionProbesAtOnce() {
+        LivenessMonitor m = monitor(base().build());
+        ticker.advanceNanos(I + 1); // the timer is late: nobody fired it
+        assertEquals(Action.SEND_PING, m.onWrite());
+        assertEquals(PingCause.WRITE_AFTER_QUIET, m.pingCause());
+        assertEquals(ticker.nanoTime() + T, m.deadline(), "dead within one ping timeout of the write");
+        assertEquals(Action.NONE, m.onWrite(), "one probe, not one per write");
+    }
+
+    @Test
+    void writeAfterRecentInboundDoesNotProbe() {
+        LivenessMonitor m = monitor(base().build());
+        ticker.advanceNanos(I / 2);
+        assertEquals(Action.NONE, m.onWrite());
+        ticker.advanceNanos(I);
+        m.onInbound();
+        assertEquals(Action.NONE, m.onWrite(), "the write flag is per timer window");
+        assertEquals(0, m.stats().pingsSent());
+    }
+
+    @Test
+    void lateTimerMeansLocalStallAndReprobesInsteadOfDying() {
+        KeepaliveSettings s = base().build();
+        LivenessMonitor m = monitor(s);
+        fire(m);
+        long stall = s.localStallThreshold().toNanos();
+        ticker.set(m.deadline() + stall);
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        assertEquals(PingCause.LOCAL_STALL, m.pingCause());
+        assertEquals(LivenessState.PING_OUTSTANDING, m.state());
+        assertEquals(1, m.stats().localStalls());
+        ticker.set(m.deadline() + stall);
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        ticker.set(m.deadline() + stall);
+        assertEquals(Action.PEER_DEAD, m.onTimer(ticker.nanoTime()),
+                "after " + LivenessMonitor.MAX_STALL_REPROBES + " re-probes a late timeout counts");
+    }
+
+    @Test
+    void timerSlightlyLateIsNotAStall() {
+        KeepaliveSettings s = base().build();
+        LivenessMonitor m = monitor(s);
+        fire(m);
+        ticker.set(m.deadline() + s.localStallThreshold().toNanos() - 1);
+        assertEquals(Action.PEER_DEAD, m.onTimer(ticker.nanoTime()));
+    }
+
+    @Test
+    void jitterOnlyShortensTheWaitAndSpreadsConnections() {
+        KeepaliveSettings s = base().pingJitter(0.2).build();
+        Random random = new Random(42);
+        Set<Long> buckets = new HashSet<>();
+        long min = Long.MAX_VALUE;
+        long max = Long.MIN_VALUE;
+        for (int i = 0; i < 2000; i++) {
+            LivenessMonitor m = new LivenessMonitor(s, ticker, true, random::nextDouble);
+            m.onActive();
+            long wait = m.deadline() - ticker.nanoTime();
+            min = Math.min(min, wait);
+            max = Math.max(max, wait);
+            buckets.add(wait / 10_000_000); // 10 ms buckets
+        }
+        assertTrue(min >= (long) (I * 0.8), "never shorter than interval x (1 - jitter): " + min);
+        assertTrue(max <= I, "never longer than the interval: " + max);
+        assertTrue(buckets.size() > 150, "2000 connections spread over the 2 s jitter window: " + buckets.size());
+    }
+
+    @Test
+    void extremeRandomValuesStayInBounds() {
+        KeepaliveSettings s = base().pingJitter(0.5).build();
+        LivenessMonitor m = new LivenessMonitor(s, ticker, true, () -> 0.9999999);
+        m.onActive();
+        assertTrue(m.deadline() - ticker.nanoTime() >= I / 2);
+    }
+
+    @Test
+    void readIdleIsDeclaredWithinItsWindowAfterTheLastByte() {
+        long ri = Duration.ofSeconds(8).toNanos();
+        KeepaliveSettings s = base().readIdleTimeout(Duration.ofNanos(ri)).build();
+        LivenessMonitor m = new LivenessMonitor(s, ticker, false, () -> 0.0);
+        m.onActive();
+        // A long quiet stretch, then one byte: the monitor asks for an earlier look.
+        ticker.advanceNanos(ri / 2);
+        assertTrue(m.onInbound(), "first byte after a quiet stretch re-arms the timer earlier");
+        long lastByte = ticker.nanoTime();
+        Action a;
+        int timers = 0;
+        do {
+            a = fire(m);
+            timers++;
+        } while (a == Action.NONE && timers < 20);
+        assertEquals(Action.PEER_DEAD, a);
+        assertEquals(DeadPeerReason.READ_IDLE, m.deadReason());
+        long idle = ticker.nanoTime() - lastByte;
+        assertTrue(idle >= ri && idle <= ri + ri / LivenessMonitor.CHECK_STEPS,
+                "read idle declared " + idle + " ns after the last byte");
+        assertEquals(0, m.stats().pingsSent(), "passive: never pings");
+    }
+
+    @Test
+    void passiveModeDefaultsReadIdleToTheDetectionBound() {
+        KeepaliveSettings s = base().build();
+        LivenessMonitor m = new LivenessMonitor(s, ticker, false, () -> 0.0);
+        m.onActive();
+        assertEquals(Action.PEER_DEAD, fire(m));
+        assertEquals(START + s.idleDetectionBound().toNanos(), ticker.nanoTime());
+        assertEquals(DeadPeerReason.READ_IDLE, m.deadReason());
+    }
+
+    @Test
+    void writeStallIsDeclaredWhenPendingBytesDoNotDrain() {
+        long ws = Duration.ofSeconds(4).toNanos();
+        LivenessMonitor m = monitor(base().pingInterval(Duration.ofSeconds(60))
+                .writeStallTimeout(Duration.ofNanos(ws)).build());
+        ticker.advanceNanos(1000);
+        m.onWrite();
+        assertTrue(m.onOutboundSample(1000, 1), "pending bytes arm an early check");
+        long stallStart = ticker.nanoTime();
+        // Progress for a while: no stall.
+        for (int token = 2; token < 10; token++) {
+            fire(m);
+            m.onInbound();
+            m.onOutboundSample(1000, token);
+            stallStart = ticker.nanoTime();
+        }
+        assertEquals(LivenessState.WATCHING, m.state());
+        Action a;
+        int timers = 0;
+        do {
+            m.onOutboundSample(1000, 9);
+            m.onInbound(); // the peer still talks: only the write side is stuck
+            a = fire(m);
+            timers++;
+        } while (a == Action.NONE && timers < 30);
+        assertEquals(Action.PEER_DEAD, a);
+        assertEquals(DeadPeerReason.WRITE_STALL, m.deadReason());
+        long stalled = ticker.nanoTime() - stallStart;
+        assertTrue(stalled >= ws && stalled <= ws + ws / LivenessMonitor.CHECK_STEPS, "stall " + stalled);
+    }
+
+    @Test
+    void drainedQueueIsNotAStall() {
+        LivenessMonitor m = monitor(base().writeStallTimeout(Duration.ofSeconds(1)).build());
+        m.onOutboundSample(10, 1);
+        fire(m);
+        m.onOutboundSample(0, 1);
+        for (int i = 0; i < 5; i++) {
+            m.onInbound();
+            assertEquals(Action.NONE, fire(m));
+        }
+    }
+
+    @Test
+    void adaptiveTimeoutFollowsTheRoundTripWithinBounds() {
+        long min = Duration.ofMillis(100).toNanos();
+        LivenessMonitor m = monitor(base().adaptivePingTimeout(Duration.ofNanos(min)).build());
+        assertEquals(T, m.effectiveTimeoutNanos(), "the full timeout until a round trip is measured");
+        long id = 0;
+        for (int i = 0; i < 10; i++) {
+            fire(m);
+            ticker.advanceNanos(1_000_000); // 1 ms RTT
+            assertEquals(PongResult.ANSWERED, m.onPong(++id));
+        }
+        assertEquals(min, m.effectiveTimeoutNanos(), "small RTT: the lower bound");
+        for (int i = 0; i < 10; i++) {
+            fire(m);
+            ticker.advanceNanos(T / 2 + (i % 2) * T / 4); // slow, varying RTT
+            m.onPong(++id);
+        }
+        assertEquals(T, m.effectiveTimeoutNanos(), "large RTT: capped at pingTimeout");
+        fire(m);
+        ticker.advanceNanos(400_000_000);
+        m.onPong(++id);
+        long eff = m.effectiveTimeoutNanos();
+        assertTrue(eff > min && eff <= T, "in between: " + eff);
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {0, 1, 3})
+    void peerPingingTooOftenIsClosedPastTheAllowance(int strikes) {
+        LivenessMonitor m = monitor(base().minPeerPingInterval(Duration.ofSeconds(1)).peerPingStrikes(strikes)
+                .build());
+        assertEquals(PeerPingVerdict.ANSWER, m.onPeerPing());
+        for (int i = 0; i < strikes; i++) {
+            ticker.advance(Duration.ofMillis(100));
+            assertEquals(PeerPingVerdict.ANSWER, m.onPeerPing());
+        }
+        ticker.advance(Duration.ofMillis(100));
+        assertEquals(PeerPingVerdict.TOO_MANY_PINGS, m.onPeerPing());
+        assertEquals(DeadPeerReason.TOO_MANY_PINGS, m.deadReason());
+        assertEquals(strikes + 1, m.stats().peerPingStrikes());
+    }
+
+    @Test
+    void wellSpacedPeerPingsResetTheStrikes() {
+        LivenessMonitor m = monitor(base().minPeerPingInterval(Duration.ofSeconds(1)).peerPingStrikes(1).build());
+        for (int i = 0; i < 20; i++) {
+            ticker.advance(Duration.ofMillis(i % 2 == 0 ? 500 : 1500));
+            assertEquals(PeerPingVerdict.ANSWER, m.onPeerPing());
+        }
+        assertEquals(20, m.stats().peerPingsReceived());
+    }
+
+    @Test
+    void enforcementOffAnswersEveryPing() {
+        LivenessMonitor m = monitor(base().minPeerPingInterval(Duration.ZERO).build());
+        for (int i = 0; i < 1000; i++) {
+            assertEquals(PeerPingVerdict.ANSWER, m.onPeerPing());
+        }
+    }
+
+    @Test
+    void markDeadIsFinalAndOnlyOnce() {
+        LivenessMonitor m = monitor(base().build());
+        assertTrue(m.markDead(DeadPeerReason.RESET_BY_PEER));
+        assertFalse(m.markDead(DeadPeerReason.PING_TIMEOUT));
+        assertEquals(DeadPeerReason.RESET_BY_PEER, m.deadReason());
+        assertEquals(Action.NONE, m.onTimer(ticker.advanceNanos(10 * I)));
+        assertEquals(Action.NONE, m.onWrite());
+    }
+
+    @Test
+    void nothingHappensBeforeActive() {
+        LivenessMonitor m = new LivenessMonitor(base().build(), ticker, true, () -> 0.0);
+        assertFalse(m.hasDeadline());
+        assertEquals(Action.NONE, m.onTimer(ticker.advanceNanos(10 * I)));
+        assertEquals(LivenessState.INACTIVE, m.state());
+        m.onActive();
+        m.onActive();
+        assertEquals(ticker.nanoTime() + I, m.deadline());
+    }
+
+    @Test
+    void closedStopsWatching() {
+        LivenessMonitor m = monitor(base().build());
+        m.onClosed();
+        assertEquals(LivenessState.CLOSED, m.state());
+        assertFalse(m.hasDeadline());
+        assertFalse(m.markDead(DeadPeerReason.CLOSED_BY_PEER));
+    }
+
+    @Test
+    void sinceLastInboundIsReported() {
+        LivenessMonitor m = monitor(base().build());
+        fire(m);
+        assertEquals(I, m.sinceLastInboundNanos(ticker.nanoTime()));
+    }
+}

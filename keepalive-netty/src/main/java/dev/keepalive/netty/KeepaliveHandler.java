@@ -1,0 +1,533 @@
+package dev.keepalive.netty;
+
+import dev.keepalive.DeadPeerReason;
+import dev.keepalive.KeepaliveListener;
+import dev.keepalive.KeepaliveSettings;
+import dev.keepalive.KeepaliveStats;
+import dev.keepalive.PeerDeadException;
+import dev.keepalive.Ticker;
+import dev.keepalive.core.LivenessMonitor;
+import dev.keepalive.core.LivenessMonitor.Action;
+import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
+import dev.keepalive.core.LivenessMonitor.PingCause;
+import dev.keepalive.core.LivenessMonitor.PongResult;
+import dev.keepalive.netty.internal.IoErrors;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundBuffer;
+import io.netty.channel.ChannelPromise;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.SocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.DoubleSupplier;
+
+/**
+ * Keeps one connection alive through middleboxes and declares its peer dead within a bound: application pings when
+ * inbound traffic stops, TCP keepalive and TCP_USER_TIMEOUT on the socket, and answers to the peer's pings.
+ *
+ * <p>One handler per channel (it is not {@code @Sharable}); it works on client and server channels, added before or
+ * after the channel is active. It drives a {@link LivenessMonitor} from the channel's event loop. The per-message
+ * path only sets a flag: no clock read, no timer rescheduling, no listener on writes. Any inbound message counts as
+ * liveness, so a busy connection sends no pings.
+ *
+ * <h2>Pipeline</h2>
+ * Place it after the handlers that turn bytes into messages and back, so that probes travel as messages of the
+ * protocol ({@link KeepaliveProbe} says how):
+ * <pre>{@code
+ * KeepaliveSettings settings = KeepaliveSettings.builder()
+ *         .detectWithin(Duration.ofSeconds(30))           // dead peers are found within 30 s
+ *         .middleboxIdleTimeout(Duration.ofSeconds(350))  // and the AWS NLB never forgets the flow
+ *         .build();
+ * KeepaliveHandler.Builder keepalive = KeepaliveHandler.builder(settings)
+ *         .probe(KeepaliveProbe.binary())
+ *         .listener(new KeepaliveListener() {
+ *             public void onPeerDead(PeerDeadException e) {
+ *                 log.warn("{} lost: {}", e.remoteAddress().orElse(null), e.reason());
+ *             }
+ *         });
+ *
+ * new Bootstrap().group(group).channel(EpollSocketChannel.class)
+ *         .handler(new ChannelInitializer<SocketChannel>() {
+ *             protected void initChannel(SocketChannel ch) {
+ *                 ch.pipeline().addLast(
+ *                         new LengthFieldBasedFrameDecoder(1 << 20, 0, 4, 0, 4),
+ *                         new LengthFieldPrepender(4),
+ *                         keepalive.build(),                   // one handler per channel
+ *                         new MyProtocolHandler());            // sees no probe frames; gets PeerDeadException
+ *             }
+ *         });
+ * }</pre>
+ * A server adds the same handler to each child channel: it answers the clients' pings, detects dead clients and
+ * closes those that ping too often ({@link DeadPeerReason#TOO_MANY_PINGS}, told first where the probe can).
+ *
+ * <h2>Settings</h2>
+ * <table>
+ *   <caption>KeepaliveSettings as the handler uses them</caption>
+ *   <tr><th>setting</th><th>default</th><th>effect</th></tr>
+ *   <tr><td>pingInterval</td><td>30 s</td><td>a ping goes out after this much inbound silence, shortened by up to
+ *       pingJitter (0.2)</td></tr>
+ *   <tr><td>pingTimeout, pingsMissedBeforeDead</td><td>10 s, 2</td><td>dead after this many consecutive pings
+ *       unanswered with nothing else arriving: {@link DeadPeerReason#PING_TIMEOUT}</td></tr>
+ *   <tr><td>adaptivePingTimeout</td><td>off</td><td>the timeout follows the measured RTT within bounds</td></tr>
+ *   <tr><td>readIdleTimeout</td><td>off (passive probe: the detection bound)</td><td>dead when nothing arrives:
+ *       {@link DeadPeerReason#READ_IDLE}</td></tr>
+ *   <tr><td>writeStallTimeout</td><td>off</td><td>dead when queued writes do not drain:
+ *       {@link DeadPeerReason#WRITE_STALL}</td></tr>
+ *   <tr><td>localStallThreshold</td><td>pingTimeout / 2</td><td>a timer this late re-probes instead of
+ *       declaring death</td></tr>
+ *   <tr><td>minPeerPingInterval, peerPingStrikes</td><td>1 s, 2</td><td>closes a peer that pings too
+ *       often</td></tr>
+ *   <tr><td>tcpKeepAlive, tcpKeepIdle, tcpKeepInterval, tcpKeepCount, tcpUserTimeout</td><td>on, derived from the
+ *       detection bound</td><td>applied to the socket when the channel becomes active (see
+ *       {@link TcpKeepaliveOptions}); a kernel {@code ETIMEDOUT} becomes {@link DeadPeerReason#TCP_TIMEOUT}</td></tr>
+ * </table>
+ *
+ * <h2>On a dead peer</h2>
+ * The handler fails every pending write with a {@link PeerDeadException} that names the reason, fires that
+ * exception through the pipeline ({@code exceptionCaught}), tells the listener, and closes the channel. Later writes
+ * through it fail with the same exception. A reset or a kernel timeout reported by the transport is replaced in the
+ * pipeline by a {@link PeerDeadException} whose cause is the original error; a close by the peer is reported to the
+ * listener as {@link DeadPeerReason#CLOSED_BY_PEER}.
+ *
+ * <h2>Threading</h2>
+ * Everything runs on the channel's event loop. {@link #stats()} and {@link #effectiveTcpOptions()} may be read from
+ * other threads, which then see a recent but not necessarily current snapshot.
+ */
+public final class KeepaliveHandler extends ChannelDuplexHandler {
+    private static final Logger log = LoggerFactory.getLogger(KeepaliveHandler.class);
+
+    private final KeepaliveSettings settings;
+    private final KeepaliveProbe probe;
+    private final KeepaliveListener listener;
+    private final Ticker ticker;
+    private final boolean applyTcpOptions;
+    private final LivenessMonitor monitor;
+    private final ProbeSink sink = new ProbeSink();
+    private final Runnable timerTask = this::onTimer;
+
+    private ChannelHandlerContext ctx;
+    private boolean initialized;
+    private boolean destroyed;
+    private boolean closeRequested;
+    private ScheduledFuture<?> timer;
+    private long timerDeadline;
+    private volatile PeerDeadException deadCause;
+    private volatile EffectiveTcpOptions effectiveTcpOptions;
+    private volatile KeepaliveStats lastStats;
+
+    private KeepaliveHandler(Builder b) {
+        this.settings = b.settings;
+        this.probe = b.probe;
+        this.listener = b.listener;
+        this.ticker = b.ticker;
+        this.applyTcpOptions = b.applyTcpOptions;
+        this.monitor = new LivenessMonitor(settings, ticker, probe.sendsPings(), b.random);
+    }
+
+    /** A handler with {@code settings} and the {@link KeepaliveProbe#binary() binary probe}. */
+    public KeepaliveHandler(KeepaliveSettings settings) {
+        this(builder(settings));
+    }
+
+    /** A builder of handlers with {@code settings}; it can build one handler per channel. */
+    public static Builder builder(KeepaliveSettings settings) {
+        return new Builder(settings);
+    }
+
+    /** The settings this handler enforces. */
+    public KeepaliveSettings settings() {
+        return settings;
+    }
+
+    /** A snapshot of this connection's keepalive counters. */
+    public KeepaliveStats stats() {
+        if (ctx != null && ctx.executor().inEventLoop()) {
+            lastStats = monitor.stats();
+        }
+        KeepaliveStats s = lastStats;
+        return s != null ? s : monitor.stats();
+    }
+
+    /** The TCP options read back from the socket when they were applied, or {@code null} before that or for a
+     *  channel that is not a TCP socket. */
+    public EffectiveTcpOptions effectiveTcpOptions() {
+        return effectiveTcpOptions;
+    }
+
+    /** Why the peer was declared dead, or {@code null} while it is not. */
+    public PeerDeadException deadCause() {
+        return deadCause;
+    }
+
+    // ---- lifecycle -------------------------------------------------------------------------------------------
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        Channel ch = ctx.channel();
+        if (ch.isActive() && ch.isRegistered()) {
+            initialize();
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        destroy();
+    }
+
+    @Override
+    public void channelRegistered(ChannelHandlerContext ctx) throws Exception {
+        if (ctx.channel().isActive()) {
+            initialize();
+        }
+        super.channelRegistered(ctx);
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) throws Exception {
+        initialize();
+        super.channelActive(ctx);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        if (!closeRequested && monitor.markDead(DeadPeerReason.CLOSED_BY_PEER)) {
+            PeerDeadException e = newDeadException(DeadPeerReason.CLOSED_BY_PEER, null);
+            deadCause = e;
+            notifyPeerDead(e);
+        }
+        destroy();
+        super.channelInactive(ctx);
+    }
+
+    private void initialize() {
+        if (initialized || destroyed) {
+            return;
+        }
+        initialized = true;
+        if (applyTcpOptions) {
+            effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
+        }
+        monitor.onActive();
+        arm();
+    }
+
+    private void destroy() {
+        destroyed = true;
+        monitor.onClosed();
+        lastStats = monitor.stats();
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+    }
+
+    // ---- inbound ---------------------------------------------------------------------------------------------
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        if (monitor.onInbound()) {
+            arm();
+        }
+        boolean consumed;
+        try {
+            consumed = probe.consume(msg, sink);
+        } catch (RuntimeException e) {
+            ReferenceCountUtil.release(msg);
+            throw e;
+        }
+        if (consumed) {
+            ReferenceCountUtil.release(msg);
+        } else {
+            ctx.fireChannelRead(msg);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) throws Exception {
+        if (cause instanceof PeerDeadException) {
+            super.exceptionCaught(ctx, cause);
+            return;
+        }
+        DeadPeerReason reason = IoErrors.classify(cause);
+        if (reason != null && !closeRequested && monitor.markDead(reason)) {
+            PeerDeadException e = newDeadException(reason, cause);
+            deadCause = e;
+            failPendingWrites(e);
+            notifyPeerDead(e);
+            ctx.fireExceptionCaught(e);
+            ctx.close();
+            return;
+        }
+        super.exceptionCaught(ctx, cause);
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+        if (initialized && !destroyed && settings.writeStallTimeout().isPresent()) {
+            sampleOutbound();
+            arm();
+        }
+        super.channelWritabilityChanged(ctx);
+    }
+
+    // ---- outbound --------------------------------------------------------------------------------------------
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
+        PeerDeadException dead = deadCause;
+        if (dead != null) {
+            ReferenceCountUtil.release(msg);
+            promise.tryFailure(dead);
+            return;
+        }
+        if (monitor.onWrite() == Action.SEND_PING) {
+            ctx.write(msg, promise);
+            sendPing(false);
+            arm();
+            return;
+        }
+        ctx.write(msg, promise);
+    }
+
+    @Override
+    public void close(ChannelHandlerContext ctx, ChannelPromise promise) throws Exception {
+        closeRequested = true;
+        super.close(ctx, promise);
+    }
+
+    // ---- timer -----------------------------------------------------------------------------------------------
+
+    private void arm() {
+        if (destroyed || !monitor.hasDeadline()) {
+            if (timer != null) {
+                timer.cancel(false);
+                timer = null;
+            }
+            return;
+        }
+        long deadline = monitor.deadline();
+        if (timer != null) {
+            if (timerDeadline - deadline <= 0) {
+                return; // fires no later than needed; an early call is a harmless check
+            }
+            timer.cancel(false);
+        }
+        timerDeadline = deadline;
+        long delay = Math.max(0, deadline - ticker.nanoTime());
+        timer = ctx.executor().schedule(timerTask, delay, TimeUnit.NANOSECONDS);
+    }
+
+    private void onTimer() {
+        timer = null;
+        if (destroyed) {
+            return;
+        }
+        if (settings.writeStallTimeout().isPresent()) {
+            sampleOutbound();
+        }
+        Action action = monitor.onTimer(ticker.nanoTime());
+        if (action == Action.SEND_PING) {
+            sendPing(true);
+        } else if (action == Action.PEER_DEAD) {
+            declareDead(monitor.deadReason());
+            return;
+        }
+        arm();
+    }
+
+    private void sampleOutbound() {
+        ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
+        if (buf == null) {
+            return;
+        }
+        Object current = buf.current();
+        long token = current == null ? 0 : 31L * System.identityHashCode(current) + buf.currentProgress();
+        monitor.onOutboundSample(buf.totalPendingWriteBytes(), token);
+    }
+
+    private void sendPing(boolean flush) {
+        long id = monitor.pingId();
+        SocketAddress remote = ctx.channel().remoteAddress();
+        PingCause cause = monitor.pingCause();
+        try {
+            if (cause == PingCause.RETRY_AFTER_MISS) {
+                listener.onPingMissed(remote, id - 1, monitor.missedPings());
+            } else if (cause == PingCause.LOCAL_STALL) {
+                listener.onLocalStall(remote, Duration.ofNanos(monitor.lastTimerLatenessNanos()));
+            }
+        } catch (RuntimeException e) {
+            log.warn("KeepaliveListener threw", e);
+        }
+        Object ping = probe.newPing(ctx.alloc(), id);
+        if (flush) {
+            ctx.writeAndFlush(ping);
+        } else {
+            ctx.write(ping);
+        }
+        try {
+            listener.onPingSent(remote, id);
+        } catch (RuntimeException e) {
+            log.warn("KeepaliveListener threw", e);
+        }
+    }
+
+    // ---- death -----------------------------------------------------------------------------------------------
+
+    private void declareDead(DeadPeerReason reason) {
+        PeerDeadException e = newDeadException(reason, null);
+        deadCause = e;
+        log.debug("{}", e.getMessage());
+        failPendingWrites(e);
+        notifyPeerDead(e);
+        ctx.fireExceptionCaught(e);
+        ctx.close();
+    }
+
+    private PeerDeadException newDeadException(DeadPeerReason reason, Throwable cause) {
+        long rtt = monitor.lastRttNanos();
+        return new PeerDeadException(reason, ctx.channel().remoteAddress(),
+                Duration.ofNanos(monitor.sinceLastInboundNanos(ticker.nanoTime())), monitor.missedPings(),
+                rtt < 0 ? null : Duration.ofNanos(rtt), cause);
+    }
+
+    /** Fails what is queued in the channel with the dead-peer cause, so that no write ends in a bare close. */
+    private void failPendingWrites(IOException cause) {
+        ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
+        if (buf == null) {
+            return;
+        }
+        buf.addFlush();
+        for (int i = buf.size(); i >= 0 && buf.remove(cause); i--) {
+            // one entry per iteration, bounded by the queue's size
+        }
+    }
+
+    private void notifyPeerDead(PeerDeadException e) {
+        lastStats = monitor.stats();
+        try {
+            listener.onPeerDead(e);
+        } catch (RuntimeException ex) {
+            log.warn("KeepaliveListener threw", ex);
+        }
+    }
+
+    private final class ProbeSink implements KeepaliveProbe.Sink {
+        private boolean tooManyPingsLogged;
+
+        @Override
+        public void pingReceived(long pingId) {
+            PeerPingVerdict verdict = monitor.onPeerPing();
+            if (verdict == PeerPingVerdict.ANSWER) {
+                ctx.writeAndFlush(probe.newPong(ctx.alloc(), pingId));
+                return;
+            }
+            if (!tooManyPingsLogged) {
+                tooManyPingsLogged = true;
+                log.warn("Closing {}: it pinged more often than every {} more than {} times in a row "
+                                + "(too many pings); {} pings received", ctx.channel().remoteAddress(),
+                        settings.minPeerPingInterval(), settings.peerPingStrikes(),
+                        monitor.stats().peerPingsReceived());
+            }
+            Object goAway = probe.newTooManyPings(ctx.alloc());
+            if (goAway != null) {
+                ctx.writeAndFlush(goAway).addListener(ChannelFutureListener.CLOSE);
+            }
+            declareDead(DeadPeerReason.TOO_MANY_PINGS);
+        }
+
+        @Override
+        public void pongReceived(long pingId) {
+            PongResult result = monitor.onPong(pingId);
+            if (result == PongResult.ANSWERED) {
+                try {
+                    listener.onPongReceived(ctx.channel().remoteAddress(), pingId,
+                            Duration.ofNanos(monitor.lastRttNanos()));
+                } catch (RuntimeException e) {
+                    log.warn("KeepaliveListener threw", e);
+                }
+                arm();
+            }
+        }
+
+        @Override
+        public void tooManyPingsReceived() {
+            if (monitor.markDead(DeadPeerReason.TOO_MANY_PINGS)) {
+                log.warn("{} closes this connection because it was pinged too often; ping less often "
+                        + "(pingInterval {})", ctx.channel().remoteAddress(), settings.pingInterval());
+                declareDead(DeadPeerReason.TOO_MANY_PINGS);
+            }
+        }
+
+        @Override
+        public void malformed(String description) {
+            monitor.onMalformedProbeFrame();
+            log.debug("Dropped a malformed probe frame from {}: {}", ctx.channel().remoteAddress(), description);
+        }
+    }
+
+    /**
+     * Builds {@link KeepaliveHandler}s. The builder is reusable: call {@link #build()} once per channel, for
+     * example in a {@code ChannelInitializer}.
+     */
+    public static final class Builder {
+        private final KeepaliveSettings settings;
+        private KeepaliveProbe probe = KeepaliveProbe.binary();
+        private KeepaliveListener listener = KeepaliveListener.NOOP;
+        private Ticker ticker = Ticker.system();
+        private DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
+        private boolean applyTcpOptions = true;
+
+        private Builder(KeepaliveSettings settings) {
+            this.settings = Objects.requireNonNull(settings, "settings");
+        }
+
+        /** How to ping on this protocol. Default: {@link KeepaliveProbe#binary()}. */
+        public Builder probe(KeepaliveProbe probe) {
+            this.probe = Objects.requireNonNull(probe, "probe");
+            return this;
+        }
+
+        /** Receives this connection's events; may be shared by many connections. Default: none. */
+        public Builder listener(KeepaliveListener listener) {
+            this.listener = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        /** The time source, for tests. Default: {@link Ticker#system()}. */
+        public Builder ticker(Ticker ticker) {
+            this.ticker = Objects.requireNonNull(ticker, "ticker");
+            return this;
+        }
+
+        /** Uniform values in [0, 1) for ping jitter, for tests. Default: {@link ThreadLocalRandom}. */
+        public Builder random(DoubleSupplier random) {
+            this.random = Objects.requireNonNull(random, "random");
+            return this;
+        }
+
+        /**
+         * Whether to apply the TCP settings to the socket when the channel becomes active. Default: {@code true}.
+         * Turn it off when the application sets the socket options itself.
+         */
+        public Builder applyTcpOptions(boolean apply) {
+            this.applyTcpOptions = apply;
+            return this;
+        }
+
+        /** A new handler, for one channel. */
+        public KeepaliveHandler build() {
+            return new KeepaliveHandler(this);
+        }
+    }
+}
