@@ -18,6 +18,7 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.ServerChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
@@ -173,8 +174,15 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
         Channel ch = ctx.channel();
+        if (ch instanceof ServerChannel) {
+            throw new IllegalStateException("KeepaliveHandler belongs on each accepted channel (add it in "
+                    + "ServerBootstrap.childHandler), not on the server channel " + ch);
+        }
+        if (this.ctx != null) {
+            throw new IllegalStateException("KeepaliveHandler is one per channel: build a new one for " + ch);
+        }
+        this.ctx = ctx;
         if (ch.isActive() && ch.isRegistered()) {
             initialize();
         }

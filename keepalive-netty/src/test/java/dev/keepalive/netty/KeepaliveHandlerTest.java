@@ -339,6 +339,39 @@ class KeepaliveHandlerTest {
     }
 
     @Test
+    void refusesReuseOnASecondChannel() {
+        handler = KeepaliveHandler.builder(settings().build()).build();
+        ch = new EmbeddedChannel(handler);
+        EmbeddedChannel second = new EmbeddedChannel();
+        second.pipeline().addLast(handler);
+        Throwable e = assertThrows(io.netty.channel.ChannelPipelineException.class, second::checkException);
+        assertTrue(e.getCause().getMessage().startsWith("KeepaliveHandler is one per channel"), e.toString());
+        second.finishAndReleaseAll();
+    }
+
+    @Test
+    void refusesTheServerChannel() throws Exception {
+        io.netty.channel.DefaultEventLoopGroup group = new io.netty.channel.DefaultEventLoopGroup(1);
+        try {
+            io.netty.channel.local.LocalServerChannel server = new io.netty.channel.local.LocalServerChannel();
+            group.register(server).sync();
+            java.util.concurrent.CompletableFuture<Throwable> caught = new java.util.concurrent.CompletableFuture<>();
+            server.pipeline().addLast(new io.netty.channel.ChannelInboundHandlerAdapter() {
+                @Override
+                public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+                    caught.complete(cause);
+                }
+            });
+            server.pipeline().addLast(KeepaliveHandler.builder(settings().build()).build());
+            Throwable e = caught.get(5, java.util.concurrent.TimeUnit.SECONDS);
+            assertTrue(e.getCause().getMessage().contains("childHandler"), e.toString());
+            server.close().sync();
+        } finally {
+            group.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS).sync();
+        }
+    }
+
+    @Test
     void closeByThePeerIsReportedAndALocalCloseIsNot() {
         start(settings().build(), KeepaliveProbe.binary());
         ch.pipeline().fireChannelInactive();
