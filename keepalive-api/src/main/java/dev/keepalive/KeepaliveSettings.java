@@ -42,7 +42,7 @@ import java.util.Optional;
  *       draining for this long</td></tr>
  *   <tr><td>localStallThreshold</td><td>pingTimeout / 2</td><td>&gt; 0</td><td>a timer this late means the local
  *       process stalled: re-probe instead of declaring the peer dead</td></tr>
- *   <tr><td>minPeerPingInterval</td><td>1 s</td><td>&ge; 0 (0 = off)</td><td>the peer may not ping more often than
+ *   <tr><td>minPeerPingInterval</td><td>100 ms</td><td>&ge; 0 (0 = off)</td><td>the peer may not ping more often than
  *       this ...</td></tr>
  *   <tr><td>peerPingStrikes</td><td>2</td><td>0..1000</td><td>... more than this many times in a row, or it is
  *       closed with {@link DeadPeerReason#TOO_MANY_PINGS}</td></tr>
@@ -69,8 +69,8 @@ public final class KeepaliveSettings {
     public static final int DEFAULT_PINGS_MISSED_BEFORE_DEAD = 2;
     /** Default {@code pingJitter}: 0.2 (each idle wait is 80–100 % of the interval). */
     public static final double DEFAULT_PING_JITTER = 0.2;
-    /** Default {@code minPeerPingInterval}: 1 second. */
-    public static final Duration DEFAULT_MIN_PEER_PING_INTERVAL = Duration.ofSeconds(1);
+    /** Default {@code minPeerPingInterval}: 100 milliseconds; stops ping floods and lets any sane client through. */
+    public static final Duration DEFAULT_MIN_PEER_PING_INTERVAL = Duration.ofMillis(100);
     /** Default {@code peerPingStrikes}: 2. */
     public static final int DEFAULT_PEER_PING_STRIKES = 2;
     /** Share of a detection budget given to the ping interval when derived. */
@@ -443,7 +443,8 @@ public final class KeepaliveSettings {
          * The peer may not ping more often than this (gRPC's {@code permitKeepAliveTime}). A ping that comes sooner
          * is a strike; more than {@link #peerPingStrikes} strikes in a row close the connection with
          * {@link DeadPeerReason#TOO_MANY_PINGS}, after telling the peer why where the probe can. Set it below the
-         * clients' ping interval. {@link Duration#ZERO} turns enforcement off. Default
+         * clients' shortest ping interval, {@code pingInterval x (1 - pingJitter)}. {@link Duration#ZERO} turns
+         * enforcement off. Default
          * {@link #DEFAULT_MIN_PEER_PING_INTERVAL}.
          *
          * @throws IllegalArgumentException if negative

@@ -31,7 +31,7 @@ class KeepaliveSettingsTest {
         assertEquals(ofSeconds(30), s.tcpKeepIdle(), "the kernel probes about when the application pings");
         assertTrue(s.tcpKeepaliveBound().orElseThrow().compareTo(s.idleDetectionBound()) <= 0);
         assertEquals(ofSeconds(5), s.localStallThreshold());
-        assertEquals(ofSeconds(1), s.minPeerPingInterval());
+        assertEquals(ofMillis(100), s.minPeerPingInterval());
         assertTrue(s.tcpKeepAlive());
         assertTrue(s.readIdleTimeout().isEmpty());
         assertTrue(s.writeStallTimeout().isEmpty());

@@ -86,7 +86,7 @@ import java.util.function.DoubleSupplier;
  *       {@link DeadPeerReason#WRITE_STALL}</td></tr>
  *   <tr><td>localStallThreshold</td><td>pingTimeout / 2</td><td>a timer this late re-probes instead of
  *       declaring death</td></tr>
- *   <tr><td>minPeerPingInterval, peerPingStrikes</td><td>1 s, 2</td><td>closes a peer that pings too
+ *   <tr><td>minPeerPingInterval, peerPingStrikes</td><td>100 ms, 2</td><td>closes a peer that pings too
  *       often</td></tr>
  *   <tr><td>tcpKeepAlive, tcpKeepIdle, tcpKeepInterval, tcpKeepCount, tcpUserTimeout</td><td>on, derived from the
  *       detection bound</td><td>applied to the socket when the channel becomes active (see
