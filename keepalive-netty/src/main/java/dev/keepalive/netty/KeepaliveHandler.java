@@ -377,6 +377,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         } catch (RuntimeException e) {
             log.warn("KeepaliveListener threw", e);
         }
+        if (log.isDebugEnabled()) {
+            log.debug("ping {} to {} ({})", id, remote, cause);
+        }
         Object ping = probe.newPing(ctx.alloc(), id);
         if (flush) {
             ctx.writeAndFlush(ping);
@@ -457,6 +460,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         @Override
         public void pongReceived(long pingId) {
             PongResult result = monitor.onPong(pingId);
+            if (log.isDebugEnabled()) {
+                log.debug("pong {} from {}: {}, RTT {} us", pingId, ctx.channel().remoteAddress(), result,
+                        monitor.lastRttNanos() / 1000);
+            }
             if (result == PongResult.ANSWERED) {
                 try {
                     listener.onPongReceived(ctx.channel().remoteAddress(), pingId,

@@ -1,0 +1,12 @@
+package dev.keepalive.reconnect;
+
+/**
+ * Receives a reconnecting client's events, on the client's event loop: keep it short and never block.
+ */
+@FunctionalInterface
+public interface ConnectionListener {
+    /** A listener that does nothing. */
+    ConnectionListener NOOP = e -> { };
+
+    void onEvent(ConnectionEvent event);
+}

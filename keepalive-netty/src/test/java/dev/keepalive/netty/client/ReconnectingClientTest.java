@@ -1,0 +1,323 @@
+package dev.keepalive.netty.client;
+
+import dev.keepalive.DeadPeerReason;
+import dev.keepalive.KeepaliveSettings;
+import dev.keepalive.netty.KeepaliveProbe;
+import dev.keepalive.reconnect.Backoff;
+import dev.keepalive.reconnect.ClientClosedException;
+import dev.keepalive.reconnect.ConnectionEvent;
+import dev.keepalive.reconnect.ConnectionState;
+import dev.keepalive.reconnect.DisconnectedWrites;
+import dev.keepalive.reconnect.NotConnectedException;
+import dev.keepalive.reconnect.ReconnectPolicy;
+import dev.keepalive.reconnect.WriteBufferFullException;
+import dev.keepalive.reconnect.WriteExpiredException;
+import dev.keepalive.testsupport.LineServer;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.LineBasedFrameDecoder;
+import io.netty.handler.codec.string.StringDecoder;
+import io.netty.handler.codec.string.StringEncoder;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+import static java.time.Duration.ofMillis;
+import static java.time.Duration.ofSeconds;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ReconnectingClientTest {
+    private static final KeepaliveSettings KEEPALIVE = KeepaliveSettings.builder().detectWithin(ofSeconds(2)).build();
+    private static final ReconnectPolicy FAST = ReconnectPolicy.builder()
+            .backoff(Backoff.exponentialFullJitter(ofMillis(20), ofMillis(200))).connectTimeout(ofSeconds(1)).build();
+
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+    private final List<ConnectionEvent> events = new CopyOnWriteArrayList<>();
+    private final List<String> received = new CopyOnWriteArrayList<>();
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+
+    @AfterEach
+    void tearDown() throws Exception {
+        for (AutoCloseable c : closeables) {
+            c.close();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+
+    private LineServer server(KeepaliveSettings settings) {
+        LineServer s = new LineServer(group, settings).start();
+        closeables.add(s::stop);
+        return s;
+    }
+
+    /** A port on 127.0.0.1 where nothing listens. */
+    private static InetSocketAddress refusedPort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return new InetSocketAddress("127.0.0.1", s.getLocalPort());
+        }
+    }
+
+    private ReconnectingClient.Builder client(InetSocketAddress... endpoints) {
+        return ReconnectingClient.builder(new Bootstrap().group(group).channel(NioSocketChannel.class))
+                .endpoints(List.of(endpoints))
+                .pipeline((ch, keepalive) -> ch.pipeline().addLast(new LineBasedFrameDecoder(1 << 16),
+                        new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
+                        keepalive, new SimpleChannelInboundHandler<String>() {
+                            @Override
+                            protected void channelRead0(ChannelHandlerContext ctx, String line) {
+                                received.add(line);
+                            }
+                        }))
+                .keepalive(KEEPALIVE, KeepaliveProbe.lines())
+                .policy(FAST)
+                .listener(events::add);
+    }
+
+    private ReconnectingClient started(ReconnectingClient.Builder b) {
+        ReconnectingClient c = b.build();
+        closeables.add(c::close);
+        return c.start();
+    }
+
+    private long count(ConnectionEvent.Type type) {
+        return events.stream().filter(e -> e.type() == type).count();
+    }
+
+    private static Throwable failure(CompletableFuture<?> f) {
+        CompletionException e = assertThrows(CompletionException.class, f::join);
+        return e.getCause();
+    }
+
+    @Test
+    void reconnectsAfterThePeerClosesAndKeepsSending() {
+        LineServer server = server(KEEPALIVE);
+        ReconnectingClient client = started(client(server.address()));
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
+        client.send("one\n").join();
+        await().atMost(ofSeconds(5)).until(() -> server.lines.contains("one"));
+
+        server.dropConnections();
+        await().atMost(ofSeconds(5)).until(() -> count(ConnectionEvent.Type.CONNECTED) == 2);
+        ConnectionEvent lost = events.stream().filter(e -> e.type() == ConnectionEvent.Type.DISCONNECTED)
+                .findFirst().orElseThrow();
+        assertEquals(DeadPeerReason.CLOSED_BY_PEER, lost.reason());
+        ConnectionEvent retry = events.stream().filter(e -> e.type() == ConnectionEvent.Type.RECONNECTING)
+                .findFirst().orElseThrow();
+        assertEquals(1, retry.attempt());
+        assertTrue(retry.delay().compareTo(ofMillis(20)) <= 0, "first delay within the backoff's first step");
+        client.send("two\n").join();
+        await().atMost(ofSeconds(5)).until(() -> server.lines.contains("two"));
+        var stats = client.stats();
+        assertEquals(2, stats.successes());
+        assertEquals(1L, stats.deaths().get(DeadPeerReason.CLOSED_BY_PEER));
+        assertEquals(ConnectionState.CONNECTED, stats.state());
+    }
+
+    @Test
+    void onConnectedHookRunsBeforeQueuedSendsWhichKeepTheirOrder() throws Exception {
+        LineServer server = server(KEEPALIVE);
+        server.stop();
+        ReconnectingClient client = started(client(server.address())
+                .whileDisconnected(DisconnectedWrites.queue(100, 1 << 20, ofSeconds(20)))
+                .onConnected(ch -> {
+                    ch.writeAndFlush("LOGIN\n");
+                    CompletableFuture<Void> loggedIn = new CompletableFuture<>();
+                    ch.eventLoop().schedule(() -> loggedIn.complete(null), 100, TimeUnit.MILLISECONDS);
+                    return loggedIn;
+                }));
+        await().atMost(ofSeconds(5)).until(() -> count(ConnectionEvent.Type.CONNECT_FAILED) >= 1);
+        List<CompletableFuture<Void>> sends = new ArrayList<>();
+        for (String s : List.of("a", "b", "c")) {
+            sends.add(client.send(s + "\n"));
+        }
+        assertEquals(3, client.stats().queuedMessages());
+        server.start();
+        CompletableFuture.allOf(sends.toArray(new CompletableFuture[0])).get(10, TimeUnit.SECONDS);
+        await().atMost(ofSeconds(5)).until(() -> server.lines.size() >= 4);
+        assertEquals(List.of("LOGIN", "a", "b", "c"), server.lines);
+    }
+
+    @Test
+    void failFastRefusesSendsWhileDisconnected() {
+        ReconnectingClient client = started(client(new InetSocketAddress("127.0.0.1", 1)));
+        Throwable e = failure(client.send("x\n"));
+        assertInstanceOf(NotConnectedException.class, e);
+        assertTrue(e.getMessage().startsWith("not connected"), e.getMessage());
+    }
+
+    @Test
+    void queueBoundsFailTheMessageNamingTheBound() throws Exception {
+        InetSocketAddress nowhere = refusedPort();
+        ReconnectingClient byCount = started(client(nowhere)
+                .whileDisconnected(DisconnectedWrites.queue(2, 1 << 20, ofSeconds(30))));
+        CompletableFuture<Void> first = byCount.send("1\n");
+        byCount.send("2\n");
+        WriteBufferFullException full = assertInstanceOf(WriteBufferFullException.class,
+                failure(byCount.send("3\n")));
+        assertEquals(WriteBufferFullException.Bound.MESSAGES, full.bound());
+        assertTrue(full.getMessage().contains("maxMessages 2"), full.getMessage());
+        byCount.close();
+        assertInstanceOf(ClientClosedException.class, failure(first), "close fails what is queued");
+
+        ReconnectingClient byBytes = started(client(nowhere)
+                .whileDisconnected(DisconnectedWrites.queue(100, 5, ofSeconds(30))));
+        WriteBufferFullException bytes = assertInstanceOf(WriteBufferFullException.class,
+                failure(byBytes.send("too long\n")));
+        assertEquals(WriteBufferFullException.Bound.BYTES, bytes.bound());
+        assertTrue(bytes.getMessage().contains("maxBytes 5"), bytes.getMessage());
+
+        ReconnectingClient byAge = started(client(nowhere)
+                .whileDisconnected(DisconnectedWrites.queue(100, 1 << 20, ofMillis(200))));
+        long start = System.nanoTime();
+        WriteExpiredException expired = assertInstanceOf(WriteExpiredException.class,
+                failure(byAge.send("late\n")));
+        assertTrue(System.nanoTime() - start >= ofMillis(200).toNanos());
+        assertTrue(expired.getMessage().contains("maxQueueTime PT0.2S"), expired.getMessage());
+        assertEquals(0, byAge.stats().queuedMessages());
+    }
+
+    @Test
+    void failsOverToTheNextEndpoint() throws Exception {
+        LineServer server = server(KEEPALIVE);
+        InetSocketAddress refused = refusedPort();
+        ReconnectingClient client = started(client(refused, server.address()));
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
+        ConnectionEvent failed = events.stream().filter(e -> e.type() == ConnectionEvent.Type.CONNECT_FAILED)
+                .findFirst().orElseThrow();
+        assertEquals(refused, failed.remote());
+        ConnectionEvent connected = events.stream().filter(e -> e.type() == ConnectionEvent.Type.CONNECTED)
+                .findFirst().orElseThrow();
+        assertEquals(server.address(), connected.remote());
+    }
+
+    @Test
+    void givesUpAfterMaxAttemptsAndFailsWhatIsQueued() throws Exception {
+        ReconnectingClient client = started(client(refusedPort())
+                .policy(ReconnectPolicy.builder().backoff(Backoff.fixed(ofMillis(10))).maxAttempts(3).build())
+                .whileDisconnected(DisconnectedWrites.queue(10, 1000, ofSeconds(30))));
+        CompletableFuture<Void> queued = client.send("x\n");
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CLOSED);
+        assertEquals(1, count(ConnectionEvent.Type.GAVE_UP));
+        assertEquals(3, count(ConnectionEvent.Type.CONNECTING));
+        Throwable e = failure(queued);
+        assertInstanceOf(ClientClosedException.class, e);
+        assertTrue(e.getMessage().contains("gave up after 3 attempts (maxAttempts 3)"), e.getMessage());
+        assertInstanceOf(ClientClosedException.class, failure(client.send("after\n")));
+    }
+
+    @Test
+    void unacknowledgedMessagesAreResentInOrderAfterReconnect() throws Exception {
+        LineServer server = server(KEEPALIVE);
+        ReconnectingClient client = started(client(server.address())
+                .whileDisconnected(DisconnectedWrites.queue(1000, 1 << 20, ofSeconds(20)))
+                .acknowledgements(
+                        msg -> Long.parseLong(((String) msg).split(" ")[1].trim()),
+                        in -> in instanceof String && ((String) in).startsWith("ACK ")
+                                ? Long.parseLong(((String) in).substring(4).trim()) : -1));
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
+        List<CompletableFuture<Void>> sends = new ArrayList<>();
+        server.ack(true);
+        for (int id = 1; id <= 20; id++) {
+            sends.add(client.send("MSG " + id + "\n"));
+        }
+        await().atMost(ofSeconds(5)).until(() -> sends.stream().allMatch(CompletableFuture::isDone));
+        server.ack(false); // the next ones arrive but are never acknowledged ...
+        for (int id = 21; id <= 40; id++) {
+            sends.add(client.send("MSG " + id + "\n"));
+        }
+        await().atMost(ofSeconds(5)).until(() -> server.lines.size() >= 40);
+        assertEquals(20, client.stats().queuedMessages(), "20 kept for re-sending");
+        server.ack(true);
+        server.dropConnections(); // ... and the connection dies
+        for (int id = 41; id <= 60; id++) {
+            sends.add(client.send("MSG " + id + "\n")); // while reconnecting: queued behind the unacknowledged
+        }
+        CompletableFuture.allOf(sends.toArray(new CompletableFuture[0])).get(10, TimeUnit.SECONDS);
+        List<Integer> ids = server.lines.stream().map(l -> Integer.parseInt(l.split(" ")[1]))
+                .collect(Collectors.toList());
+        assertEquals(80, ids.size(), "40 + 20 re-sent + 20 new");
+        assertEquals(new ArrayList<>(new LinkedHashSet<>(ids)),
+                java.util.stream.IntStream.rangeClosed(1, 60).boxed().collect(Collectors.toList()),
+                "after de-duplication by id: every message, in order");
+        assertEquals(java.util.stream.IntStream.rangeClosed(21, 60).boxed().collect(Collectors.toList()),
+                ids.subList(40, 80), "the re-sent ones first, in their original order, then the queued ones");
+        assertEquals(0, client.stats().queuedMessages());
+    }
+
+    @Test
+    void aPeerThatSaysTooManyPingsGetsPingedHalfAsOften() {
+        LineServer server = server(KeepaliveSettings.builder().minPeerPingInterval(ofSeconds(10)).peerPingStrikes(0)
+                .build());
+        KeepaliveSettings eager = KeepaliveSettings.builder().pingInterval(ofMillis(150)).pingTimeout(ofSeconds(1))
+                .pingJitter(0).build();
+        ReconnectingClient client = started(client(server.address()).keepalive(eager, KeepaliveProbe.lines()));
+        await().atMost(ofSeconds(5)).until(() -> events.stream().anyMatch(e ->
+                e.type() == ConnectionEvent.Type.DISCONNECTED && e.reason() == DeadPeerReason.TOO_MANY_PINGS));
+        assertEquals(ofMillis(300), client.keepaliveSettings().pingInterval());
+        ConnectionEvent retry = events.stream().filter(e -> e.type() == ConnectionEvent.Type.RECONNECTING)
+                .findFirst().orElseThrow();
+        assertEquals(DeadPeerReason.TOO_MANY_PINGS, retry.reason(), "the cause is in the reconnect event");
+    }
+
+    @Test
+    void reconnectNowDropsAndReconnectsWithoutBackoff() {
+        LineServer server = server(KEEPALIVE);
+        ReconnectingClient client = started(client(server.address())
+                .policy(ReconnectPolicy.builder().backoff(Backoff.fixed(ofSeconds(30))).build()));
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
+        client.reconnectNow();
+        await().atMost(ofSeconds(5)).until(() -> count(ConnectionEvent.Type.CONNECTED) == 2);
+        assertEquals(0, count(ConnectionEvent.Type.RECONNECTING), "no backoff");
+        assertEquals(2, server.accepted.get());
+    }
+
+    @Test
+    void closeCompletesEverythingAndRefusesLaterSends() throws Exception {
+        LineServer server = server(KEEPALIVE);
+        ReconnectingClient client = started(client(server.address()));
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
+        client.close();
+        assertEquals(ConnectionState.CLOSED, client.state());
+        assertEquals(1, count(ConnectionEvent.Type.CLOSED));
+        assertInstanceOf(ClientClosedException.class, failure(client.send("x\n")));
+        await().atMost(ofSeconds(5)).until(() -> server.connections() == 0);
+    }
+
+    @Test
+    void builderRefusesAMissingPipelineOrKeepaliveHandler() throws Exception {
+        Bootstrap b = new Bootstrap().group(group).channel(NioSocketChannel.class);
+        assertThrows(IllegalStateException.class, () -> ReconnectingClient.builder(b)
+                .endpoint("localhost", 1).build());
+        LineServer server = server(KEEPALIVE);
+        ReconnectingClient client = started(ReconnectingClient.builder(b).endpoints(List.of(server.address()))
+                .pipeline((Channel ch, dev.keepalive.netty.KeepaliveHandler k) -> { })
+                .listener(events::add).policy(FAST)
+                .policy(ReconnectPolicy.builder().maxAttempts(1).build()));
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CLOSED);
+        assertEquals(1, count(ConnectionEvent.Type.CONNECT_FAILED));
+        assertTrue(String.valueOf(events.stream().filter(e -> e.type() == ConnectionEvent.Type.CONNECT_FAILED)
+                .findFirst().orElseThrow().cause()).contains("must add the KeepaliveHandler"));
+    }
+}
