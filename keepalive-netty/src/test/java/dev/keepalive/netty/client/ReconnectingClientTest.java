@@ -306,6 +306,36 @@ class ReconnectingClientTest {
     }
 
     @Test
+    void hostNamesAreResolvedOnEachAttempt() {
+        LineServer server = server(KEEPALIVE);
+        ReconnectingClient client = started(client(InetSocketAddress.createUnresolved("localhost",
+                server.address().getPort())));
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
+        server.dropConnections();
+        await().atMost(ofSeconds(5)).until(() -> count(ConnectionEvent.Type.CONNECTED) == 2);
+        events.stream().filter(e -> e.type() == ConnectionEvent.Type.CONNECTING).forEach(e ->
+                assertTrue(((InetSocketAddress) e.remote()).isUnresolved(), "the name, not a cached address"));
+        assertEquals(2, server.accepted.get());
+    }
+
+    @Test
+    void openCircuitBreakersStopDialingFailingEndpoints() throws Exception {
+        io.github.resilience4j.circuitbreaker.CircuitBreakerConfig breaker =
+                io.github.resilience4j.circuitbreaker.CircuitBreakerConfig.custom()
+                        .slidingWindowSize(2).minimumNumberOfCalls(2).failureRateThreshold(50)
+                        .waitDurationInOpenState(ofSeconds(30)).build();
+        ReconnectingClient client = started(client(refusedPort(), refusedPort())
+                .policy(ReconnectPolicy.builder().backoff(Backoff.fixed(ofMillis(20))).circuitBreaker(breaker)
+                        .build()));
+        await().atMost(ofSeconds(5)).until(() -> events.stream().anyMatch(e ->
+                e.cause() instanceof io.github.resilience4j.circuitbreaker.CallNotPermittedException));
+        long dials = count(ConnectionEvent.Type.CONNECTING);
+        assertEquals(4, dials, "two failures per endpoint open its breaker");
+        await().during(ofMillis(300)).atMost(ofSeconds(2)).until(() -> count(ConnectionEvent.Type.CONNECTING) == 4);
+        assertEquals(ConnectionState.BACKING_OFF, client.state());
+    }
+
+    @Test
     void builderRefusesAMissingPipelineOrKeepaliveHandler() throws Exception {
         Bootstrap b = new Bootstrap().group(group).channel(NioSocketChannel.class);
         assertThrows(IllegalStateException.class, () -> ReconnectingClient.builder(b)
