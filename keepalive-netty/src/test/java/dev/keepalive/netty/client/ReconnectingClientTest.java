@@ -38,6 +38,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.function.ToLongFunction;
 import java.util.stream.Collectors;
 
 import static java.time.Duration.ofMillis;
@@ -303,6 +304,43 @@ class ReconnectingClientTest {
         assertEquals(1, count(ConnectionEvent.Type.CLOSED));
         assertInstanceOf(ClientClosedException.class, failure(client.send("x\n")));
         await().atMost(ofSeconds(5)).until(() -> server.connections() == 0);
+    }
+
+    @Test
+    void bufferMessagesAreReleasedOnEveryPath() throws Exception {
+        LineServer server = server(KEEPALIVE);
+        ToLongFunction<Object> idOfBuffer = msg -> {
+            String line = ((io.netty.buffer.ByteBuf) msg).toString(StandardCharsets.US_ASCII);
+            return Long.parseLong(line.split(" ")[1].trim());
+        };
+        ReconnectingClient client = started(client(server.address())
+                .whileDisconnected(DisconnectedWrites.queue(100, 1 << 20, ofSeconds(20)))
+                .acknowledgements(idOfBuffer, in -> in instanceof String && ((String) in).startsWith("ACK ")
+                        ? Long.parseLong(((String) in).substring(4).trim()) : -1));
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
+        List<io.netty.buffer.ByteBuf> buffers = new ArrayList<>();
+        List<CompletableFuture<Void>> sends = new ArrayList<>();
+        for (int id = 1; id <= 10; id++) {
+            io.netty.buffer.ByteBuf buf = io.netty.buffer.Unpooled.copiedBuffer("MSG " + id + "\n",
+                    StandardCharsets.US_ASCII);
+            buffers.add(buf);
+            sends.add(client.send(buf)); // not acknowledged yet: kept for re-sending
+        }
+        await().atMost(ofSeconds(5)).until(() -> server.lines.size() == 10);
+        server.ack(true);
+        server.dropConnections();
+        CompletableFuture.allOf(sends.toArray(new CompletableFuture[0])).get(10, TimeUnit.SECONDS);
+        assertEquals(20, server.lines.size(), "re-sent whole after the reconnect");
+        for (io.netty.buffer.ByteBuf buf : buffers) {
+            assertEquals(0, buf.refCnt(), "released once acknowledged");
+        }
+        server.stop();
+        await().atMost(ofSeconds(5)).until(() -> client.state() != ConnectionState.CONNECTED);
+        io.netty.buffer.ByteBuf queued = io.netty.buffer.Unpooled.copiedBuffer("MSG 11\n", StandardCharsets.US_ASCII);
+        CompletableFuture<Void> pending = client.send(queued);
+        client.close();
+        assertInstanceOf(ClientClosedException.class, failure(pending));
+        assertEquals(0, queued.refCnt(), "released when failed");
     }
 
     @Test
