@@ -37,7 +37,10 @@ public final class TransportTcpOptions {
             return Epoll.OPTIONS;
         }
         if (type.startsWith("io.netty.channel.uring.")) {
-            return IoUring.OPTIONS;
+            return byName("io_uring", "io.netty.channel.uring.IoUringChannelOption", channel);
+        }
+        if (type.startsWith("io.netty.incubator.channel.uring.")) {
+            return byName("io_uring", "io.netty.incubator.channel.uring.IOUringChannelOption", channel);
         }
         if (type.startsWith("io.netty.channel.kqueue.")) {
             return KQueue.OPTIONS;
@@ -85,13 +88,29 @@ public final class TransportTcpOptions {
                 io.netty.channel.epoll.EpollChannelOption.TCP_USER_TIMEOUT);
     }
 
-    private static final class IoUring {
-        static final TransportTcpOptions OPTIONS = new TransportTcpOptions("io_uring",
-                io.netty.channel.uring.IoUringChannelOption.TCP_KEEPIDLE,
-                io.netty.channel.uring.IoUringChannelOption.TCP_KEEPINTVL,
-                io.netty.channel.uring.IoUringChannelOption.TCP_KEEPCNT,
-                io.netty.channel.uring.IoUringChannelOption.TCP_USER_TIMEOUT);
+    /**
+     * The options of a transport found by name in Netty's option pool, so that no class of it is needed at compile
+     * time: io_uring is {@code io.netty.channel.uring} in Netty 4.2 and an incubator artifact for Netty 4.1.
+     */
+    private static TransportTcpOptions byName(String transport, String optionClass, Channel channel) {
+        return BY_NAME.computeIfAbsent(optionClass, cls -> {
+            try {
+                Class.forName(cls, true, channel.getClass().getClassLoader()); // registers its options
+            } catch (ClassNotFoundException | LinkageError e) {
+                return new TransportTcpOptions(transport, null, null, null, null);
+            }
+            return new TransportTcpOptions(transport, option(cls, "TCP_KEEPIDLE"), option(cls, "TCP_KEEPINTVL"),
+                    option(cls, "TCP_KEEPCNT"), option(cls, "TCP_USER_TIMEOUT"));
+        });
     }
+
+    private static ChannelOption<Integer> option(String optionClass, String field) {
+        String name = optionClass + '#' + field;
+        return ChannelOption.exists(name) ? ChannelOption.<Integer>valueOf(name) : null;
+    }
+
+    private static final java.util.Map<String, TransportTcpOptions> BY_NAME =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     private static final class KQueue {
         static final TransportTcpOptions OPTIONS = new TransportTcpOptions("kqueue", null, null, null, null);
