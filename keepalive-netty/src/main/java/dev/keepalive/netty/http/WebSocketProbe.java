@@ -4,6 +4,7 @@ import dev.keepalive.DeadPeerReason;
 import dev.keepalive.netty.KeepaliveProbe;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
 import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
@@ -18,7 +19,6 @@ import io.netty.handler.codec.http.websocketx.WebSocketServerProtocolHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.Iterator;
 import java.util.Map;
 
 /**
@@ -122,9 +122,7 @@ public final class WebSocketProbe implements KeepaliveProbe {
 
         Connection(ChannelHandlerContext ctx) {
             this.ctx = ctx;
-            ChannelPipeline p = ctx.pipeline();
-            for (Iterator<Map.Entry<String, io.netty.channel.ChannelHandler>> it = p.iterator(); it.hasNext(); ) {
-                Map.Entry<String, io.netty.channel.ChannelHandler> e = it.next();
+            for (Map.Entry<String, ChannelHandler> e : ctx.pipeline()) {
                 if (e.getValue() == ctx.handler()) {
                     break;
                 }
@@ -205,7 +203,7 @@ public final class WebSocketProbe implements KeepaliveProbe {
         }
 
         private static boolean answersPings(ChannelPipeline p) {
-            for (Map.Entry<String, io.netty.channel.ChannelHandler> e : p) {
+            for (Map.Entry<String, ChannelHandler> e : p) {
                 if (dropsPongs(e.getValue())) {
                     return true;
                 }
