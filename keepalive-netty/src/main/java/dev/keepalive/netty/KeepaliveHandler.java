@@ -70,6 +70,8 @@ import java.util.function.DoubleSupplier;
  * }</pre>
  * A server adds the same handler to each child channel: it answers the clients' pings, detects dead clients and
  * closes those that ping too often ({@link DeadPeerReason#TOO_MANY_PINGS}, told first where the probe can).
+ * On HTTP/1.1 pooled connections, WebSockets and HTTP/2, use the probes of {@code dev.keepalive.netty.http}; their
+ * class documentation shows where the handler goes in those pipelines.
  *
  * <h2>Settings</h2>
  * <table>
@@ -108,7 +110,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private static final Logger log = LoggerFactory.getLogger(KeepaliveHandler.class);
 
     private final KeepaliveSettings settings;
-    private final KeepaliveProbe probe;
+    /** The builder's probe until {@link #handlerAdded}, then the one {@link KeepaliveProbe#forConnection} returned. */
+    private KeepaliveProbe probe;
+    /** Read once per write: {@code false} keeps the write path as it is for stateless probes. */
+    private boolean interceptsWrites;
     private final KeepaliveListener listener;
     private final Ticker ticker;
     private final boolean applyTcpOptions;
@@ -183,6 +188,13 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             throw new IllegalStateException("KeepaliveHandler is one per channel: build a new one for " + ch);
         }
         this.ctx = ctx;
+        KeepaliveProbe bound = probe.forConnection(ctx);
+        if (bound == null || bound.sendsPings() != probe.sendsPings()) {
+            throw new IllegalStateException(probe + ".forConnection must return a probe that sends pings as it "
+                    + "does, but returned " + bound);
+        }
+        probe = bound;
+        interceptsWrites = bound.interceptsWrites();
         if (ch.isActive() && ch.isRegistered()) {
             initialize();
         }
@@ -209,7 +221,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-        if (!closeRequested && monitor.markDead(DeadPeerReason.CLOSED_BY_PEER)) {
+        if (!closeRequested && probe.closeAnnounced()) {
+            log.debug("{} closed the connection as it had announced", ctx.channel().remoteAddress());
+        } else if (!closeRequested && monitor.markDead(DeadPeerReason.CLOSED_BY_PEER)) {
             PeerDeadException e = newDeadException(DeadPeerReason.CLOSED_BY_PEER, null);
             deadCause = e;
             notifyPeerDead(e);
@@ -231,6 +245,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     private void destroy() {
+        if (!destroyed) {
+            probe.connectionEnded(deadCause);
+        }
         destroyed = true;
         monitor.onClosed();
         lastStats = monitor.stats();
@@ -272,6 +289,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             PeerDeadException e = newDeadException(reason, cause);
             deadCause = e;
             failPendingWrites(e);
+            probe.connectionEnded(e);
             notifyPeerDead(e);
             ctx.fireExceptionCaught(e);
             ctx.close();
@@ -300,12 +318,20 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return;
         }
         if (monitor.onWrite() == Action.SEND_PING) {
-            ctx.write(msg, promise);
+            forward(ctx, msg, promise);
             sendPing(false);
             arm();
             return;
         }
-        ctx.write(msg, promise);
+        forward(ctx, msg, promise);
+    }
+
+    private void forward(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (interceptsWrites) {
+            probe.write(ctx, msg, promise);
+        } else {
+            ctx.write(msg, promise);
+        }
     }
 
     @Override
@@ -381,6 +407,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             log.debug("ping {} to {} ({})", id, remote, cause);
         }
         Object ping = probe.newPing(ctx.alloc(), id);
+        if (ping == null) {
+            return; // the protocol cannot carry a ping now; whatever arrives next answers it
+        }
         if (flush) {
             ctx.writeAndFlush(ping);
         } else {
@@ -400,6 +429,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         deadCause = e;
         log.debug("{}", e.getMessage());
         failPendingWrites(e);
+        probe.connectionEnded(e);
         notifyPeerDead(e);
         ctx.fireExceptionCaught(e);
         ctx.close();
@@ -440,7 +470,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         public void pingReceived(long pingId) {
             PeerPingVerdict verdict = monitor.onPeerPing();
             if (verdict == PeerPingVerdict.ANSWER) {
-                ctx.writeAndFlush(probe.newPong(ctx.alloc(), pingId));
+                Object pong = probe.newPong(ctx.alloc(), pingId);
+                if (pong != null) {
+                    ctx.writeAndFlush(pong);
+                }
                 return;
             }
             if (!tooManyPingsLogged) {

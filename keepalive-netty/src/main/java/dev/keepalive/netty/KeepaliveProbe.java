@@ -1,6 +1,10 @@
 package dev.keepalive.netty;
 
+import dev.keepalive.DeadPeerReason;
+import dev.keepalive.PeerDeadException;
 import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
 
 /**
  * How {@link KeepaliveHandler} pings a peer on a given protocol: how to build a ping and a pong, how to recognise
@@ -15,10 +19,25 @@ import io.netty.buffer.ByteBufAllocator;
  *   <li>{@link #passive()}: never pings; only watches inbound traffic, for protocols with a heartbeat of their own
  *       (set a read-idle timeout that the heartbeat keeps satisfied).</li>
  * </ul>
+ * Probes for HTTP/1.1, WebSocket and HTTP/2 are in {@code dev.keepalive.netty.http} (they need Netty's HTTP codecs,
+ * which this package does not).
  *
  * <p>Implementations are stateless or immutable, shared by all channels, and called on the channel's event loop.
  * {@link #consume} runs for every inbound message: it must reject application messages cheaply and without
  * allocating.
+ *
+ * <h2>Probes with per-connection state</h2>
+ * On some protocols a ping cannot go out at any moment: HTTP/1.1 has no multiplexing, so a probe request may not
+ * interleave with the application's requests, and a WebSocket cannot be pinged before its handshake. Such a probe
+ * returns a per-connection object from {@link #forConnection}, which may
+ * <ul>
+ *   <li>return {@code null} from {@link #newPing} when it cannot ping now (the ping counts as sent, and any inbound
+ *       message answers it, as always);</li>
+ *   <li>{@link #interceptsWrites() intercept} the application's writes, to track what is in flight and to hold
+ *       writes while its own probe is unanswered, failing them with {@link #connectionEnded}'s cause;</li>
+ *   <li>say that the peer {@link #closeAnnounced() announced its close}, so that the close is not a dead peer.</li>
+ * </ul>
+ * Every one of these has a default that keeps the handler's per-message path exactly as for a stateless probe.
  */
 public interface KeepaliveProbe {
 
@@ -42,10 +61,17 @@ public interface KeepaliveProbe {
         return true;
     }
 
-    /** Builds the ping carrying {@code pingId} (a positive, increasing number), to be written to the channel. */
+    /**
+     * Builds the ping carrying {@code pingId} (a positive, increasing number), to be written to the channel. A
+     * probe that cannot ping at this moment (an HTTP/1.1 request is in flight, a WebSocket handshake is not done)
+     * returns {@code null}: nothing is written, the ping still counts as sent, and any inbound message answers it.
+     */
     Object newPing(ByteBufAllocator alloc, long pingId);
 
-    /** Builds the answer to the peer's ping {@code pingId}. */
+    /**
+     * Builds the answer to the peer's ping {@code pingId}, or returns {@code null} when the pipeline already
+     * answers the peer's pings (the ping still counts towards {@code minPeerPingInterval}).
+     */
     Object newPong(ByteBufAllocator alloc, long pingId);
 
     /**
@@ -62,6 +88,54 @@ public interface KeepaliveProbe {
      * untouched.
      */
     boolean consume(Object msg, Sink sink);
+
+    /**
+     * The probe for one connection, asked once by each handler when it is added to a pipeline. A probe without
+     * per-connection state returns itself (the default). One that must know what is in flight on its connection, or
+     * see the application's writes, returns a new object that keeps {@code ctx}: the handler's context, through
+     * which its writes go towards the codec, and through whose {@code ctx.channel().close()} it may retire the
+     * connection (a local close, not a dead peer). The result must answer {@link #sendsPings()} as this probe does.
+     */
+    default KeepaliveProbe forConnection(ChannelHandlerContext ctx) {
+        return this;
+    }
+
+    /**
+     * Whether the handler passes the application's outbound messages through {@link #write}. Asked once, of the
+     * probe that {@link #forConnection} returned; with {@code false}, the default, the handler's write path is
+     * unchanged.
+     */
+    default boolean interceptsWrites() {
+        return false;
+    }
+
+    /**
+     * An outbound application message, for a probe that {@link #interceptsWrites() intercepts writes}: pass it on
+     * with {@code ctx.write(msg, promise)}, or hold it and write it later (while the probe's own request is
+     * unanswered on a protocol without multiplexing). Pings and pongs that the handler writes do not come here.
+     * The default passes the message on.
+     */
+    default void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        ctx.write(msg, promise);
+    }
+
+    /**
+     * The handler stops driving this connection's probe. With {@code deadCause}, the peer was declared dead: fail
+     * every held write with it. Without one ({@code null}), the connection was closed locally (fail held writes with
+     * a {@code ClosedChannelException}) or the handler was removed from an open channel (write them on). May be
+     * called more than once; later calls find nothing held. The default does nothing.
+     */
+    default void connectionEnded(PeerDeadException deadCause) {
+    }
+
+    /**
+     * Whether the peer has announced that it closes the connection (an HTTP/1.1 {@code Connection: close}, an
+     * HTTP/2 GOAWAY, a WebSocket close frame), so that its close is expected and not reported as
+     * {@link DeadPeerReason#CLOSED_BY_PEER}. Asked when the channel becomes inactive. Default: {@code false}.
+     */
+    default boolean closeAnnounced() {
+        return false;
+    }
 
     /** The binary frame probe with its default marker. */
     static BinaryProbe binary() {
