@@ -18,8 +18,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.LineBasedFrameDecoder;
 import io.netty.handler.codec.string.StringDecoder;
@@ -73,7 +71,7 @@ class MetricsTest {
 
     @Test
     void clientMetricsFollowStateAttemptsAndDeaths() throws Exception {
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+        EventLoopGroup group = Transport.NIO.newGroup(1);
         LineServer server = new LineServer(group, KeepaliveSettings.defaults()).start();
         ReconnectingClient client = ReconnectingClient.builder(new Bootstrap().group(group)
                         .channel(NioSocketChannel.class))

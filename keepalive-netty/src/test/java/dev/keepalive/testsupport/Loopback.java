@@ -40,7 +40,7 @@ public final class Loopback implements AutoCloseable {
 
     /** Starts a server on 127.0.0.1 with an ephemeral port; {@code child} sets up each accepted channel. */
     public Channel server(Consumer<SocketChannel> child) {
-        Channel server = new ServerBootstrap().group(group).channel(transport.server)
+        Channel server = new ServerBootstrap().group(group).channel(transport.server())
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
@@ -54,7 +54,7 @@ public final class Loopback implements AutoCloseable {
 
     /** Connects a client to {@code server}; {@code init} sets up its pipeline. */
     public SocketChannel connect(Channel server, Consumer<SocketChannel> init) {
-        SocketChannel ch = (SocketChannel) new Bootstrap().group(group).channel(transport.socket)
+        SocketChannel ch = (SocketChannel) new Bootstrap().group(group).channel(transport.socket())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override

@@ -1,5 +1,6 @@
 package dev.keepalive.testkit;
 
+import dev.keepalive.testkit.internal.EventLoops;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -10,12 +11,9 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.util.ReferenceCountUtil;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.PrintStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -53,8 +51,7 @@ public final class EchoServer implements AutoCloseable {
     private final AtomicInteger open = new AtomicInteger();
 
     private EchoServer(InetSocketAddress bindAddress, Consumer<String> events) {
-        this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("echo-server", true),
-                NioIoHandler.newFactory());
+        this.group = EventLoops.nio(1, "echo-server");
         ChannelHandler echo = new EchoHandler(events);
         ChannelFuture f = new ServerBootstrap()
                 .group(group)

@@ -1,5 +1,6 @@
 package dev.keepalive.testkit;
 
+import dev.keepalive.testkit.internal.EventLoops;
 import dev.keepalive.testkit.internal.FlowTotals;
 import dev.keepalive.testkit.internal.ProxyFlow;
 import io.netty.bootstrap.ServerBootstrap;
@@ -8,11 +9,8 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -97,8 +95,7 @@ public final class FirewallProxy implements AutoCloseable {
             this.group = b.group;
             this.ownsGroup = false;
         } else {
-            this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("firewall-proxy", true),
-                    NioIoHandler.newFactory());
+            this.group = EventLoops.nio(1, "firewall-proxy");
             this.ownsGroup = true;
         }
     }
@@ -411,8 +408,9 @@ public final class FirewallProxy implements AutoCloseable {
         }
 
         /**
-         * Uses a shared, NIO-capable event loop group (e.g. {@code new MultiThreadIoEventLoopGroup(1,
-         * NioIoHandler.newFactory())}) instead of a group of the proxy's own. The proxy never shuts it down.
+         * Uses a shared, NIO-capable event loop group (on Netty 4.2 for example {@code new
+         * MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory())}) instead of a group of the proxy's own. The proxy
+         * never shuts it down.
          * Default: a group of its own with one daemon thread, shut down by {@link #close()}.
          *
          * @param group the group

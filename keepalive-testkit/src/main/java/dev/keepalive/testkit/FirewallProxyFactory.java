@@ -1,9 +1,7 @@
 package dev.keepalive.testkit;
 
+import dev.keepalive.testkit.internal.EventLoops;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -99,8 +97,7 @@ public final class FirewallProxyFactory implements AutoCloseable {
                 throw new IllegalStateException("factory is closed");
             }
             if (group == null) {
-                group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("firewall-proxies", true),
-                        NioIoHandler.newFactory());
+                group = EventLoops.nio(1, "firewall-proxies");
             }
             return group;
         }

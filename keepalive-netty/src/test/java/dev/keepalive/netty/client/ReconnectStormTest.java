@@ -7,10 +7,9 @@ import dev.keepalive.reconnect.ConnectionEvent;
 import dev.keepalive.reconnect.ConnectionState;
 import dev.keepalive.reconnect.ReconnectPolicy;
 import dev.keepalive.testsupport.LineServer;
+import dev.keepalive.testsupport.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.LineBasedFrameDecoder;
 import io.netty.handler.codec.string.StringDecoder;
@@ -85,7 +84,7 @@ class ReconnectStormTest {
     @Test
     @Timeout(120)
     void serverRestartWithAThousandClients() throws Exception {
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+        EventLoopGroup group = Transport.NIO.newGroup(2);
         LineServer server = new LineServer(group, KeepaliveSettings.defaults()).start();
         List<ReconnectingClient> clients = new ArrayList<>();
         Queue<Attempt> attempts = new ConcurrentLinkedQueue<>();

@@ -13,13 +13,12 @@ import dev.keepalive.reconnect.ReconnectPolicy;
 import dev.keepalive.reconnect.WriteBufferFullException;
 import dev.keepalive.reconnect.WriteExpiredException;
 import dev.keepalive.testsupport.LineServer;
+import dev.keepalive.testsupport.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.LineBasedFrameDecoder;
 import io.netty.handler.codec.string.StringDecoder;
@@ -54,7 +53,7 @@ class ReconnectingClientTest {
     private static final ReconnectPolicy FAST = ReconnectPolicy.builder()
             .backoff(Backoff.exponentialFullJitter(ofMillis(20), ofMillis(200))).connectTimeout(ofSeconds(1)).build();
 
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+    private final EventLoopGroup group = Transport.NIO.newGroup(2);
     private final List<ConnectionEvent> events = new CopyOnWriteArrayList<>();
     private final List<String> received = new CopyOnWriteArrayList<>();
     private final List<AutoCloseable> closeables = new ArrayList<>();

@@ -138,7 +138,7 @@ class Http1ProbeMockServerTest {
     private Channel connect(KeepaliveSettings settings, Events events) {
         KeepaliveHandler.Builder keepalive = KeepaliveHandler.builder(settings).probe(Http1Probe.create())
                 .listener(events);
-        Channel ch = new Bootstrap().group(group).channel(Transport.NIO.socket)
+        Channel ch = new Bootstrap().group(group).channel(Transport.NIO.socket())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -175,9 +175,12 @@ class Http1ProbeMockServerTest {
     @Test
     void runsOnTheProjectsNettyVersion() {
         String expected = System.getProperty("keepalive.netty.version");
-        assertTrue(expected != null && expected.startsWith("4.2."), "set by the POM: " + expected);
+        assertTrue(expected != null && expected.startsWith("4."), "set by the POM: " + expected);
+        boolean netty41 = expected.startsWith("4.1.");
         Version.identify().forEach((artifact, version) -> {
-            if (!artifact.startsWith("netty-tcnative") && !artifact.startsWith("netty-jni-util")) {
+            // netty-codec-native-quic is not part of Netty 4.1's BOM: on the 4.1 run MockServer keeps its own.
+            boolean unmanagedOn41 = netty41 && artifact.startsWith("netty-codec-native-quic");
+            if (!artifact.startsWith("netty-tcnative") && !artifact.startsWith("netty-jni-util") && !unmanagedOn41) {
                 assertEquals(expected, version.artifactVersion(), artifact + " on the test class path");
             }
         });

@@ -17,7 +17,6 @@ import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
-import io.netty.util.concurrent.Ticker;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -72,7 +71,8 @@ public final class ProxyFlow implements Flow {
     private final int id;
     private final Channel client;
     private final EventLoop loop;
-    private final Ticker ticker;
+    /** Monotonic time; Netty 4.1 has no executor ticker. */
+    private final Clock ticker = System::nanoTime;
     private final FlowTotals proxyTotals;
     private final InetSocketAddress clientAddress;
     private final Pipe c2s;
@@ -115,7 +115,6 @@ public final class ProxyFlow implements Flow {
         this.connectTimeout = connectTimeout;
         this.client = client;
         this.loop = client.eventLoop();
-        this.ticker = loop.ticker();
         this.proxyTotals = proxyTotals;
         this.clientAddress = (InetSocketAddress) client.remoteAddress();
         this.c2s = new Pipe(Direction.CLIENT_TO_SERVER);
@@ -833,5 +832,10 @@ public final class ProxyFlow implements Flow {
                 src.config().setAutoRead(read);
             }
         }
+    }
+
+    @FunctionalInterface
+    private interface Clock {
+        long nanoTime();
     }
 }

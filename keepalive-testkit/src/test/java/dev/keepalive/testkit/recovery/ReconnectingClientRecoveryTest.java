@@ -19,10 +19,9 @@ import dev.keepalive.testkit.Flow;
 import dev.keepalive.testkit.KernelFirewallLab;
 import dev.keepalive.testkit.PeerProcess;
 import dev.keepalive.testsupport.LineServer;
+import dev.keepalive.testsupport.Transport;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.LineBasedFrameDecoder;
 import io.netty.handler.codec.string.StringDecoder;
@@ -66,7 +65,7 @@ class ReconnectingClientRecoveryTest {
             .backoff(Backoff.exponentialFullJitter(ofMillis(50), BACKOFF_MAX)).connectTimeout(CONNECT_TIMEOUT).build();
     static final Duration BOUND = KEEPALIVE.idleDetectionBound().plus(BACKOFF_MAX).plus(CONNECT_TIMEOUT);
 
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final EventLoopGroup group = Transport.NIO.newGroup(1);
     private final List<ConnectionEvent> events = new CopyOnWriteArrayList<>();
     private ReconnectingClient client;
     private LineServer server;
