@@ -33,11 +33,13 @@ import java.util.function.DoubleSupplier;
  *
  * <h2>Timing</h2>
  * <ul>
- *   <li>A ping goes out once no inbound byte has been seen for the (jittered) ping interval. The time of the last
- *       inbound byte is known only to within a timer window; the monitor uses the first byte seen after each check,
- *       so when traffic stops the ping may come early but never later than {@code pingInterval} after the last
- *       byte. From the last inbound byte, an unresponsive peer is declared dead within
- *       {@link KeepaliveSettings#idleDetectionBound()}, plus timer lateness.</li>
+ *   <li>While inbound traffic flows, the timer looks every {@code pingInterval / 4}, and the first bytes after a
+ *       quiet stretch bring it that close: the time of the last inbound byte is known to within a quarter
+ *       interval. A ping goes out no later than the (jittered) ping interval after the last byte, and only after at
+ *       least {@code pingInterval x (1 - pingJitter) - pingInterval / 4} of observed silence, so a peer that sends
+ *       something more often than every {@code pingInterval x (0.75 - pingJitter)} is never pinged. From the last
+ *       inbound byte, an unresponsive peer is declared dead within {@link KeepaliveSettings#idleDetectionBound()},
+ *       plus timer lateness.</li>
  *   <li>Read idle is declared between {@code readIdleTimeout} and {@code readIdleTimeout x 9/8} after the last
  *       inbound byte; a write stall between {@code writeStallTimeout} and {@code writeStallTimeout x 9/8} after the
  *       last outbound progress was observed.</li>
@@ -98,6 +100,8 @@ public final class LivenessMonitor {
     static final int MAX_STALL_REPROBES = 2;
     /** Read-idle and write-stall checks run at this fraction of their timeout while traffic flows. */
     static final int CHECK_STEPS = 8;
+    /** While inbound traffic flows, the ping timer looks at this fraction of the ping interval. */
+    static final int PING_STEPS = 4;
 
     private final Ticker ticker;
     private final DoubleSupplier random;
@@ -108,7 +112,8 @@ public final class LivenessMonitor {
     private final long timeoutMinNanos;
     private final int missedBeforeDead;
     private final long readIdleNanos;
-    private final long readIdleStepNanos;
+    /** While inbound traffic flows, the timer looks this often: it bounds how stale the time of the last byte is. */
+    private final long stepNanos;
     private final long writeStallNanos;
     private final long writeStallStepNanos;
     private final long stallThresholdNanos;
@@ -121,8 +126,10 @@ public final class LivenessMonitor {
     // Inbound: a flag per timer window, and bounds on the time of the last inbound byte.
     private boolean inboundSinceCheck;
     private long firstInboundSinceCheck;
-    private long lastInboundLow;
+    /** The time of the last inbound byte is in (lastInboundHigh - inboundUncertainty, lastInboundHigh]. */
     private long lastInboundHigh;
+    private long inboundUncertainty;
+    private long lastCheckAt;
     private boolean inboundAtLastCheck;
     private long currentIntervalNanos;
     private boolean writeSinceCheck;
@@ -186,7 +193,11 @@ public final class LivenessMonitor {
         long readIdle = settings.readIdleTimeout().map(d -> d.toNanos())
                 .orElse(activeProbing ? -1L : settings.idleDetectionBound().toNanos());
         this.readIdleNanos = readIdle;
-        this.readIdleStepNanos = readIdle < 0 ? -1 : Math.max(1, readIdle / CHECK_STEPS);
+        long step = activeProbing ? intervalNanos / PING_STEPS : Long.MAX_VALUE;
+        if (readIdle >= 0) {
+            step = Math.min(step, readIdle / CHECK_STEPS);
+        }
+        this.stepNanos = Math.max(1, step);
         this.writeStallNanos = settings.writeStallTimeout().map(d -> d.toNanos()).orElse(-1L);
         this.writeStallStepNanos = writeStallNanos < 0 ? -1 : Math.max(1, writeStallNanos / CHECK_STEPS);
         this.stallThresholdNanos = settings.localStallThreshold().toNanos();
@@ -205,8 +216,9 @@ public final class LivenessMonitor {
         }
         long now = ticker.nanoTime();
         state = LivenessState.WATCHING;
-        lastInboundLow = now;
         lastInboundHigh = now;
+        inboundUncertainty = 0;
+        lastCheckAt = now;
         drawInterval();
         computeDeadline(now);
         return Action.NONE;
@@ -216,8 +228,8 @@ public final class LivenessMonitor {
      * Inbound bytes arrived (any message, including pings and pongs). Hot path: sets a flag; reads the ticker only
      * for the first call after a timer check.
      *
-     * @return {@code true} when the deadline moved earlier and the timer must be re-armed (at most once per
-     *         window, and only with a read-idle timeout)
+     * @return {@code true} when the deadline moved earlier and the timer must be re-armed: only for the first
+     *         bytes after a quiet stretch, never while traffic flows
      */
     public boolean onInbound() {
         if (inboundSinceCheck) {
@@ -226,10 +238,9 @@ public final class LivenessMonitor {
         inboundSinceCheck = true;
         long now = ticker.nanoTime();
         firstInboundSinceCheck = now;
-        if (readIdleNanos >= 0 && hasDeadline && deadline - (now + readIdleStepNanos) > 0
-                && isWatching()) {
+        if (hasDeadline && deadline - (now + stepNanos) > 0 && isWatching()) {
             // Traffic after a quiet stretch: look again soon, so that the time of the last byte is known closely.
-            deadline = now + readIdleStepNanos;
+            deadline = now + stepNanos;
             return true;
         }
         return false;
@@ -286,8 +297,9 @@ public final class LivenessMonitor {
             stallReprobes = 0;
             // The pong is the latest inbound byte, and its time is exact.
             inboundSinceCheck = false;
-            lastInboundLow = now;
             lastInboundHigh = now;
+            inboundUncertainty = 0;
+            lastCheckAt = now;
             inboundAtLastCheck = false;
             drawInterval();
             computeDeadline(now);
@@ -375,10 +387,12 @@ public final class LivenessMonitor {
         writeSinceCheck = false;
         inboundAtLastCheck = sawInbound;
         if (sawInbound) {
-            lastInboundLow = firstInboundSinceCheck;
+            // The last byte came after the previous check: at most one window (at most one step) ago.
             lastInboundHigh = now;
+            inboundUncertainty = Math.max(0, Math.min(stepNanos, now - lastCheckAt));
             drawInterval();
         }
+        lastCheckAt = now;
         if (outboundPending && now - outboundStalledSince >= writeStallNanos) {
             return die(DeadPeerReason.WRITE_STALL);
         }
@@ -410,7 +424,7 @@ public final class LivenessMonitor {
             }
         }
         if (state == LivenessState.WATCHING && activeProbing && !sawInbound
-                && now - lastInboundLow >= currentIntervalNanos) {
+                && now - lastInboundHigh >= currentIntervalNanos - inboundUncertainty) {
             sendPing(now, PingCause.IDLE);
             action = Action.SEND_PING;
         }
@@ -499,12 +513,13 @@ public final class LivenessMonitor {
         if (state == LivenessState.PING_OUTSTANDING) {
             next = lastPingSentAt + effectiveTimeoutNanos();
         } else if (activeProbing) {
-            next = lastInboundLow + currentIntervalNanos;
+            // While traffic flows, look every step; once it stops, sleep until the ping is due.
+            next = sawInbound ? now + stepNanos : lastInboundHigh + currentIntervalNanos - inboundUncertainty;
         } else {
             next = now + Long.MAX_VALUE / 4;
         }
         if (readIdleNanos >= 0) {
-            next = earliest(next, sawInbound ? now + readIdleStepNanos : lastInboundHigh + readIdleNanos);
+            next = earliest(next, sawInbound ? now + stepNanos : lastInboundHigh + readIdleNanos);
         }
         if (writeStallNanos >= 0) {
             if (outboundPending) {

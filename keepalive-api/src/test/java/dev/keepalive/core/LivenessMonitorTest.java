@@ -163,7 +163,32 @@ class LivenessMonitorTest {
         }
         assertTrue(ticker.nanoTime() - end >= 0);
         assertEquals(0, m.stats().pingsSent());
-        assertTrue(timers <= 100, "at most two timers per interval on a busy connection, was " + timers);
+        assertTrue(timers <= 50 * LivenessMonitor.PING_STEPS + 2,
+                "one timer per quarter interval on a busy connection, was " + timers);
+    }
+
+    @Test
+    void irregularTrafficDenserThanTheSilenceThresholdNeverPings() {
+        // Jittered intervals and bytes every 10..100 ms against a 500 ms interval, for 120 s.
+        long interval = Duration.ofMillis(500).toNanos();
+        KeepaliveSettings s = base().pingInterval(Duration.ofNanos(interval)).pingJitter(0.2).build();
+        Random random = new Random(3);
+        LivenessMonitor m = new LivenessMonitor(s, ticker, true, random::nextDouble);
+        m.onActive();
+        long end = ticker.nanoTime() + Duration.ofSeconds(120).toNanos();
+        int steps = 0;
+        while (end - ticker.nanoTime() > 0 && steps++ < 100_000) {
+            long next = ticker.nanoTime() + Duration.ofMillis(10 + random.nextInt(91)).toNanos();
+            while (m.deadline() - next <= 0) {
+                ticker.set(m.deadline());
+                m.onTimer(ticker.nanoTime());
+            }
+            ticker.set(next);
+            if (m.onInbound()) {
+                assertTrue(m.deadline() - ticker.nanoTime() > 0);
+            }
+        }
+        assertEquals(0, m.stats().pingsSent(), "a busy connection sends no pings");
     }
 
     @Test
