@@ -101,9 +101,10 @@ final class Conn {
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
                 ByteBuf frame = (ByteBuf) msg;
                 try {
-                    frames.add(MatrixApp.describe(frame));
+                    // Counted before it is queued: a test that polled the frame sees the counters include it.
                     lastFrameAt = System.nanoTime();
                     framesReceived.incrementAndGet();
+                    frames.add(MatrixApp.describe(frame));
                 } finally {
                     frame.release();
                 }
