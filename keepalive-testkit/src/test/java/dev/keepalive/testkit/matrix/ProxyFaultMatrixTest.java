@@ -165,7 +165,9 @@ class ProxyFaultMatrixTest {
         assertFalse(keepalive.isDead(), () -> keepalive + ": " + keepalive.deadCause().getMessage());
         assertEquals("<" + size + " bytes>", keepalive.pollFrame(WAIT));
         assertTrue(took.compareTo(bound.multipliedBy(3)) > 0, "the answer was slow: " + took);
-        assertTrue(keepalive.keepalive().stats().pingsSent() >= 1, "it pinged while waiting");
+        // Whether it pinged meanwhile depends on where its timer checks fell between the chunks (it need not: bytes
+        // arrive every 50 ms); a pong would wait behind the answer, and no ping may count as missed.
+        assertEquals(0, keepalive.keepalive().stats().pingsMissed(), keepalive.keepalive().stats().toString());
         assertTrue(keepalive.isActive());
     }
 
