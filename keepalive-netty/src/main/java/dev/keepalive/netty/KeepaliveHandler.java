@@ -39,7 +39,8 @@ import java.util.function.DoubleSupplier;
  * <p>One handler per channel (it is not {@code @Sharable}); it works on client and server channels, added before or
  * after the channel is active. It drives a {@link LivenessMonitor} from the channel's event loop. The per-message
  * path only sets a flag: no clock read, no timer rescheduling, no listener on writes. Any inbound message counts as
- * liveness, so a busy connection sends no pings.
+ * liveness, so a busy connection sends no pings; so do bytes of a message still being decoded, so a peer that
+ * trickles a large message through a slow link is not declared dead while its pong waits behind that message.
  *
  * <h2>Pipeline</h2>
  * Place it after the handlers that turn bytes into messages and back, so that probes travel as messages of the
@@ -125,6 +126,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private boolean initialized;
     private boolean destroyed;
     private boolean closeRequested;
+    /** A message reached {@link #channelRead} since the last {@code channelReadComplete}. */
+    private boolean readInBatch;
     private ScheduledFuture<?> timer;
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
@@ -261,6 +264,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        readInBatch = true;
         if (monitor.onInbound()) {
             arm();
         }
@@ -276,6 +280,23 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         } else {
             ctx.fireChannelRead(msg);
         }
+    }
+
+    /**
+     * Bytes came off the socket. When the decoders before this handler completed no message from them, they are
+     * part of a message still arriving: a peer that is slowly sending a large message is alive, even while its pong
+     * waits behind that message. (Decoders pass {@code channelReadComplete} on after every read from the socket,
+     * also when they produced no message.) A read that did deliver messages was counted by {@link #channelRead}.
+     */
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+        if (!readInBatch) {
+            if (monitor.onInbound()) {
+                arm();
+            }
+        }
+        readInBatch = false;
+        super.channelReadComplete(ctx);
     }
 
     @Override

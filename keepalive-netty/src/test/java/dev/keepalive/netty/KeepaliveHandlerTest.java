@@ -11,6 +11,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.util.ReferenceCountUtil;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -167,6 +168,29 @@ class KeepaliveHandlerTest {
         assertNull(ch.readOutbound(), "a busy connection sends no pings");
         assertEquals(0, handler.stats().pingsSent());
         assertTrue(ch.isOpen());
+    }
+
+    @Test
+    void bytesOfAMessageStillBeingDecodedKeepThePeerAlive() {
+        // A slow link: one large message trickles in for more than three detection bounds (I + T = 12 s). The
+        // decoder before the handler completes no message until the end, but bytes keep arriving.
+        handler = KeepaliveHandler.builder(settings().build()).listener(events).ticker(ticker).random(() -> 0.0)
+                .build();
+        ch = new EmbeddedChannel();
+        time = new EmbeddedTime(ticker, ch);
+        ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(1 << 20, 0, 4, 0, 4), handler);
+        int chunks = 40;
+        ch.writeInbound(Unpooled.buffer(4).writeInt(chunks * 10));
+        for (int i = 0; i < chunks; i++) {
+            time.advance(ofSeconds(1));
+            assertTrue(ch.isOpen(), "alive after " + (i + 1) + " s");
+            ch.writeInbound(Unpooled.buffer(10).writeZero(10));
+        }
+        ByteBuf message = ch.readInbound();
+        assertEquals(chunks * 10, message.readableBytes());
+        message.release();
+        assertTrue(events.deaths.isEmpty(), "not declared dead: " + events.deaths);
+        assertEquals(0, handler.stats().pingsMissed());
     }
 
     @Test
