@@ -63,7 +63,7 @@ final class MatrixNet implements AutoCloseable {
 
     /** Connects {@code conn} to {@code target} over {@code t}, and waits for the connection. */
     Conn connect(Conn conn, Transport t, InetSocketAddress target, Consumer<Bootstrap> options) {
-        Bootstrap b = new Bootstrap().group(group(t)).channel(t.socket)
+        Bootstrap b = new Bootstrap().group(group(t)).channel(t.socket())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) CONNECT_TIMEOUT.toMillis())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .handler(new ChannelInitializer<SocketChannel>() {
@@ -84,7 +84,7 @@ final class MatrixNet implements AutoCloseable {
      */
     Server server(String name, Transport t, InetSocketAddress bind, Framing framing, KeepaliveSettings settings) {
         Server server = new Server(name, framing, settings);
-        Channel ch = new ServerBootstrap().group(group(t)).channel(t.server)
+        Channel ch = new ServerBootstrap().group(group(t)).channel(t.server())
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
