@@ -414,6 +414,10 @@ final class ChatDemo {
                     connects++;
                     say(name, connects == 1 ? "connected through the firewall" : "reconnected through the firewall "
                             + "(attempt " + e.get("attempt") + ") and rejoined");
+                    CompletableFuture<Void> f = joined.get(name);
+                    if (f != null) {
+                        f.complete(null); // the server has welcomed this client
+                    }
                     return;
                 case "peer-dead":
                     long now = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
@@ -463,10 +467,6 @@ final class ChatDemo {
             switch (e.type()) {
                 case "client-joined":
                     serverRemoteToName.put(e.string("remote"), name);
-                    CompletableFuture<Void> f = joined.get(name);
-                    if (f != null) {
-                        f.complete(null);
-                    }
                     say("server", Boolean.TRUE.equals(e.get("replaced"))
                             ? "%s rejoined; her old connection was still open here (half-open): closed it"
                             : "%s joined", name);
