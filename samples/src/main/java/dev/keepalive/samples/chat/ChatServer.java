@@ -1,0 +1,359 @@
+package dev.keepalive.samples.chat;
+
+import dev.keepalive.DeadPeerReason;
+import dev.keepalive.KeepaliveListener;
+import dev.keepalive.KeepaliveSettings;
+import dev.keepalive.PeerDeadException;
+import dev.keepalive.netty.KeepaliveHandler;
+import dev.keepalive.netty.KeepaliveProbe;
+import dev.keepalive.samples.chat.ChatProtocol.Bye;
+import dev.keepalive.samples.chat.ChatProtocol.ClientMessage;
+import dev.keepalive.samples.chat.ChatProtocol.Info;
+import dev.keepalive.samples.chat.ChatProtocol.Join;
+import dev.keepalive.samples.chat.ChatProtocol.Msg;
+import dev.keepalive.samples.chat.ChatProtocol.Rejected;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.ScheduledFuture;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The chat server: accepts clients, broadcasts each accepted message to the others, acknowledges it to its sender,
+ * announces joins and leaves, and evicts the clients its {@link KeepaliveHandler} declares dead.
+ *
+ * <ul>
+ *   <li>Each connection has a {@code KeepaliveHandler} with {@link KeepaliveProbe#lines()}: it answers the clients'
+ *       pings, pings idle clients itself, and declares a client dead within its bound; the eviction is announced as
+ *       a leave with the reason.</li>
+ *   <li>Messages are de-duplicated by (name, id) ({@link Deduplicator}): a message re-sent after a lost
+ *       acknowledgement is acknowledged again but delivered once.</li>
+ *   <li>A {@code JOIN} under a name whose connection is still open (half-open: its client is gone, or came back on
+ *       a new connection before the server noticed) takes the name over: the old connection gets {@code BYE
+ *       replaced} and is closed, and lines still arriving on it are ignored.</li>
+ *   <li>A rejoining client gets the chat lines it missed ({@link ChatHistory}), after its {@code WELCOME}.</li>
+ * </ul>
+ * All chat state lives on the server's one event loop, in plain fields.
+ */
+public final class ChatServer implements AutoCloseable {
+    /** Chat lines kept for clients that rejoin. */
+    static final int HISTORY = 1000;
+    /** Names whose de-duplication marks are kept. */
+    static final int DEDUP_NAMES = 10_000;
+
+    /** Receives what the server does; called on its event loop (keep it short). */
+    public interface Listener {
+        /** A chat message was accepted (the CLI prints it on stdout). */
+        void accepted(String name, String text);
+
+        /** A connection event ({@link ChatEvent}). */
+        void event(ChatEvent event);
+
+        /** A re-sent message was recognised and acknowledged again without being delivered. */
+        default void duplicate(String name, long id) {
+        }
+    }
+
+    /**
+     * What the server needs.
+     *
+     * @param bind        where to listen
+     * @param keepalive   the keepalive settings of each client connection
+     * @param joinTimeout how long a new connection may take to send its JOIN
+     */
+    public record Config(InetSocketAddress bind, KeepaliveSettings keepalive, Duration joinTimeout) {
+        public Config {
+            Objects.requireNonNull(bind, "bind");
+            Objects.requireNonNull(keepalive, "keepalive");
+            Objects.requireNonNull(joinTimeout, "joinTimeout");
+        }
+    }
+
+    private final Config config;
+    private final Listener listener;
+    private final EventLoopGroup group;
+    private final EventLoop loop;
+    private final String epoch = Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+
+    // Event-loop state.
+    private final Map<String, Member> members = new LinkedHashMap<>();
+    private final Deduplicator dedup = new Deduplicator(DEDUP_NAMES);
+    private final ChatHistory history = new ChatHistory(HISTORY);
+    private Channel serverChannel;
+    private boolean closing;
+
+    private ChatServer(Config config, Listener listener) {
+        this.config = config;
+        this.listener = listener;
+        this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("chat-server", true),
+                NioIoHandler.newFactory());
+        this.loop = group.next();
+    }
+
+    /**
+     * Binds and starts serving.
+     *
+     * @throws IllegalStateException when the address cannot be bound (the message says why)
+     */
+    public static ChatServer start(Config config, Listener listener) {
+        ChatServer server = new ChatServer(Objects.requireNonNull(config, "config"),
+                Objects.requireNonNull(listener, "listener"));
+        server.bind();
+        return server;
+    }
+
+    private void bind() {
+        var f = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        Connection connection = new Connection();
+                        ChatCodec.addCodecs(ch.pipeline(), true);
+                        connection.keepalive = KeepaliveHandler.builder(config.keepalive())
+                                .probe(KeepaliveProbe.lines()).listener(connection).build();
+                        ch.pipeline().addLast(connection.keepalive, connection);
+                    }
+                })
+                .bind(config.bind()).awaitUninterruptibly();
+        if (!f.isSuccess()) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            throw new IllegalStateException("cannot listen on " + ChatEvent.address(config.bind()) + ": "
+                    + f.cause().getMessage(), f.cause());
+        }
+        serverChannel = f.channel();
+        listener.event(ChatEvent.of("listening").with("remote", ChatEvent.address(address())).build());
+    }
+
+    /** The address the server listens on (with the real port when it was 0). */
+    public InetSocketAddress address() {
+        return (InetSocketAddress) serverChannel.localAddress();
+    }
+
+    /** The names joined now, in join order. */
+    public List<String> members() {
+        return onLoop(() -> new ArrayList<>(members.keySet()));
+    }
+
+    /** Tells every client {@code BYE shutdown}, closes every connection and stops. Idempotent. */
+    @Override
+    public void close() {
+        if (!group.isShuttingDown()) {
+            onLoop(() -> {
+                closing = true;
+                serverChannel.close();
+                List<Channel> open = new ArrayList<>();
+                for (Member m : members.values()) {
+                    open.add(m.channel);
+                }
+                for (Channel ch : open) {
+                    ch.writeAndFlush(new Bye(Bye.SHUTDOWN)).addListener(ChannelFutureListener.CLOSE);
+                }
+                return null;
+            });
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+        }
+    }
+
+    private <T> T onLoop(java.util.concurrent.Callable<T> task) {
+        if (loop.inEventLoop()) {
+            try {
+                return task.call();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return loop.submit(task).syncUninterruptibly().getNow();
+    }
+
+    // ---- chat --------------------------------------------------------------------------------------------------
+
+    private void join(Connection c, Join join) {
+        if (c.name != null) {
+            c.reject("already joined as " + c.name, false);
+            return;
+        }
+        c.cancelJoinTimer();
+        String name = join.name();
+        Member old = members.get(name);
+        boolean replaced = old != null && old.channel != c.channel;
+        if (replaced) {
+            // Half-open: the client came back before this side noticed its old connection was gone.
+            old.connection.replaced = true;
+            listener.event(ChatEvent.of("client-left").with("name", name).with("remote", old.connection.remote)
+                    .with("replacedBy", c.remote).build());
+            old.channel.writeAndFlush(new Bye(Bye.REPLACED)).addListener(ChannelFutureListener.CLOSE);
+        }
+        c.name = name;
+        c.session = join.session();
+        members.put(name, new Member(c.channel, c));
+        c.channel.write(new ChatProtocol.Welcome(name, epoch, history.lastSeq()));
+        if (join.resume() != null) {
+            long from = join.resume().epoch().equals(epoch) ? join.resume().seq() : 0;
+            long forgotten = history.forgottenAfter(from);
+            if (forgotten > 0) {
+                c.channel.write(new Info(forgotten + " earlier message(s) are no longer kept"));
+            }
+            for (ChatProtocol.Chat chat : history.after(from)) {
+                if (!chat.name().equals(name)) {
+                    c.channel.write(chat);
+                }
+            }
+        }
+        List<String> others = new ArrayList<>(members.keySet());
+        others.remove(name);
+        c.channel.writeAndFlush(new Info(others.isEmpty() ? "nobody else is here"
+                : "also here: " + String.join(", ", others)));
+        listener.event(ChatEvent.of("client-joined").with("name", name).with("remote", c.remote)
+                .with("replaced", replaced ? Boolean.TRUE : null).build());
+        broadcast(c.channel, new Info(name + (replaced ? " is back" : " joined")));
+    }
+
+    private void message(Connection c, Msg msg) {
+        if (c.name == null) {
+            c.reject("JOIN <name> <session> first", true);
+            return;
+        }
+        if (c.replaced) {
+            return; // the name moved to a newer connection, where the client re-sends what it did not get acked
+        }
+        if (dedup.offer(c.name, c.session, msg.id()) == Deduplicator.Verdict.NEW) {
+            ChatProtocol.Chat chat = history.append(c.name, msg.text());
+            listener.accepted(c.name, msg.text());
+            broadcast(c.channel, chat);
+        } else {
+            listener.duplicate(c.name, msg.id());
+        }
+        c.channel.writeAndFlush(new ChatProtocol.Ack(msg.id()));
+    }
+
+    private void left(Connection c) {
+        if (c.name == null || c.replaced) {
+            return;
+        }
+        Member m = members.get(c.name);
+        if (m == null || m.connection != c) {
+            return;
+        }
+        members.remove(c.name);
+        PeerDeadException dead = c.keepalive.deadCause();
+        DeadPeerReason reason = dead == null ? null : dead.reason();
+        listener.event(ChatEvent.of("client-left").with("name", c.name).with("remote", c.remote)
+                .with("reason", reason == null ? null : reason.name()).build());
+        if (!closing) {
+            broadcast(c.channel, new Info(c.name + " left" + (reason == null ? "" : " (" + reason + ")")));
+        }
+    }
+
+    private void broadcast(Channel from, Object line) {
+        for (Member m : members.values()) {
+            if (m.channel != from) {
+                m.channel.writeAndFlush(line);
+            }
+        }
+    }
+
+    private record Member(Channel channel, Connection connection) {
+    }
+
+    /** One client connection: the chat protocol's server side. Lives on the server's event loop. */
+    private final class Connection extends SimpleChannelInboundHandler<String> implements KeepaliveListener {
+        Channel channel;
+        KeepaliveHandler keepalive;
+        String remote;
+        String name;
+        String session;
+        boolean replaced;
+        ScheduledFuture<?> joinTimer;
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) throws Exception {
+            channel = ctx.channel();
+            remote = ChatEvent.address(channel.remoteAddress());
+            long ms = config.joinTimeout().toMillis();
+            joinTimer = ctx.executor().schedule(() -> reject("no JOIN within " + ms + " ms", true), ms,
+                    TimeUnit.MILLISECONDS);
+            super.channelActive(ctx);
+        }
+
+        void cancelJoinTimer() {
+            if (joinTimer != null) {
+                joinTimer.cancel(false);
+                joinTimer = null;
+            }
+        }
+
+        void reject(String why, boolean close) {
+            var f = channel.writeAndFlush(new Rejected(why));
+            if (close) {
+                f.addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, String line) {
+            ClientMessage m;
+            try {
+                m = ChatProtocol.parseClientLine(line);
+            } catch (ChatProtocol.MalformedLineException e) {
+                reject(e.getMessage(), false);
+                return;
+            }
+            if (m instanceof Join) {
+                join(this, (Join) m);
+            } else {
+                message(this, (Msg) m);
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+            cancelJoinTimer();
+            left(this);
+            super.channelInactive(ctx);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (cause instanceof PeerDeadException) {
+                return; // reported through onPeerDead; the handler closes the connection
+            }
+            if (cause instanceof TooLongFrameException) {
+                reject("line longer than " + ChatProtocol.MAX_LINE_BYTES + " bytes", true);
+                return;
+            }
+            ctx.close();
+        }
+
+        @Override
+        public void onPeerDead(PeerDeadException e) {
+            if (e.reason() == DeadPeerReason.CLOSED_BY_PEER) {
+                return; // an orderly close, not a dead peer; reported as client-left
+            }
+            listener.event(ChatEvent.of("client-dead").with("name", name)
+                    .with("remote", ChatEvent.address(e.remoteAddress().orElse(null)))
+                    .with("reason", e.reason().name())
+                    .with("sinceLastInboundMs", e.sinceLastInbound().toMillis())
+                    .with("missedPings", e.missedPings()).build());
+        }
+    }
+}
