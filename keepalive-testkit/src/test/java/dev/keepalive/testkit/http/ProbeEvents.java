@@ -1,0 +1,34 @@
+package dev.keepalive.testkit.http;
+
+import dev.keepalive.KeepaliveListener;
+import dev.keepalive.PeerDeadException;
+
+import java.net.SocketAddress;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/** Records one client's keepalive events. */
+final class ProbeEvents implements KeepaliveListener {
+    final AtomicInteger pingsSent = new AtomicInteger();
+    final AtomicInteger pongs = new AtomicInteger();
+    final CompletableFuture<PeerDeadException> death = new CompletableFuture<>();
+    /** {@code System.nanoTime()} when the peer was declared dead. */
+    volatile long deadAt;
+
+    @Override
+    public void onPingSent(SocketAddress remote, long pingId) {
+        pingsSent.incrementAndGet();
+    }
+
+    @Override
+    public void onPongReceived(SocketAddress remote, long pingId, Duration rtt) {
+        pongs.incrementAndGet();
+    }
+
+    @Override
+    public void onPeerDead(PeerDeadException cause) {
+        deadAt = System.nanoTime();
+        death.complete(cause);
+    }
+}
