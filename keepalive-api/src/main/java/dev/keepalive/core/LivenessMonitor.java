@@ -333,6 +333,16 @@ public final class LivenessMonitor {
         return PeerPingVerdict.ANSWER;
     }
 
+    /**
+     * The protocol could not carry the ping just decided (for example an HTTP/1.1 request is in flight): it is not
+     * counted as sent, but it stays outstanding, and whatever arrives next answers it.
+     */
+    public void onPingNotSent() {
+        if (pingsSent > 0) {
+            pingsSent--;
+        }
+    }
+
     /** A probe frame from the peer could not be decoded; it is counted (the transport drops it). */
     public void onMalformedProbeFrame() {
         malformedProbeFrames++;

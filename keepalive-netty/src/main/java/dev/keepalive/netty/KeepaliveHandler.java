@@ -429,7 +429,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         Object ping = probe.newPing(ctx.alloc(), id);
         if (ping == null) {
-            return; // the protocol cannot carry a ping now; whatever arrives next answers it
+            monitor.onPingNotSent(); // the protocol cannot carry a ping now; whatever arrives next answers it
+            return;
         }
         if (flush) {
             ctx.writeAndFlush(ping);

@@ -264,6 +264,8 @@ public final class Http1Probe implements KeepaliveProbe {
         private final ChannelHandlerContext ctx;
         /** Application requests written whose final response has not ended yet. */
         private int requestsInFlight;
+        /** The application has written a request's head but not yet its last content: never probe mid-request. */
+        private boolean requestOpen;
         /** The id of the probe request whose response is awaited; 0 when none. */
         private long probeInFlight;
         /** The response being read is an interim (1xx) one: its end does not end the exchange. */
@@ -287,8 +289,8 @@ public final class Http1Probe implements KeepaliveProbe {
 
         @Override
         public Object newPing(ByteBufAllocator alloc, long pingId) {
-            if (probeInFlight != 0 || requestsInFlight > 0 || closeAnnounced || upgraded || retiredBecause != null
-                    || !ctx.channel().isActive()) {
+            if (probeInFlight != 0 || requestsInFlight > 0 || requestOpen || closeAnnounced || upgraded
+                    || retiredBecause != null || !ctx.channel().isActive()) {
                 return null;
             }
             if (config.idleEviction) {
@@ -396,10 +398,19 @@ public final class Http1Probe implements KeepaliveProbe {
                 held.add(promise);
                 return;
             }
+            track(msg);
+            ctx.write(msg, promise);
+        }
+
+        /** Follows the application's request stream: a request is open from its head until its last content. */
+        private void track(Object msg) {
             if (msg instanceof HttpRequest) {
                 requestsInFlight++;
+                requestOpen = true;
             }
-            ctx.write(msg, promise);
+            if (msg instanceof LastHttpContent) {
+                requestOpen = false;
+            }
         }
 
         /** Sends what the application wrote while the probe was in flight, in order. */
@@ -410,9 +421,7 @@ public final class Http1Probe implements KeepaliveProbe {
             while (!held.isEmpty()) {
                 Object msg = held.poll();
                 ChannelPromise promise = (ChannelPromise) held.poll();
-                if (msg instanceof HttpRequest) {
-                    requestsInFlight++;
-                }
+                track(msg);
                 ctx.write(msg, promise);
             }
             ctx.flush();

@@ -111,6 +111,34 @@ class Http1ProbeTest {
     }
 
     @Test
+    void neverProbesInTheMiddleOfARequestBodyEvenAfterAnEarlyAnswer() {
+        start(Http1Probe.create());
+        HttpRequest head = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, "/upload");
+        head.headers().set(HttpHeaderNames.TRANSFER_ENCODING, HttpHeaderValues.CHUNKED);
+        ch.write(head);
+        ch.writeAndFlush(new DefaultHttpContent(Unpooled.copiedBuffer("part 1", StandardCharsets.US_ASCII)));
+        ReferenceCountUtil.release(ch.readOutbound());
+        ReferenceCountUtil.release(ch.readOutbound());
+        // The server answers early (413) and keeps the connection; the upload is still open.
+        answer(response(HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE), LastHttpContent.EMPTY_LAST_CONTENT);
+        ReferenceCountUtil.release(ch.readInbound());
+        ReferenceCountUtil.release(ch.readInbound());
+        time.advance(I.plus(T).minus(ofMillis(1))); // the idle ping is due at I, but the request is open
+        for (Object out = ch.readOutbound(); out != null; out = ch.readOutbound()) {
+            boolean isProbe = out instanceof HttpRequest;
+            ReferenceCountUtil.release(out);
+            assertFalse(isProbe, "no probe request between the chunks of an open request");
+        }
+        ch.writeAndFlush(new DefaultLastHttpContent());
+        ReferenceCountUtil.release(ch.readOutbound());
+        assertEquals(0, handler.stats().pingsSent(), "pings the protocol could not carry are not counted as sent");
+        time.advance(ofMillis(2)); // the retry after the missed (skipped) ping: now it may go out
+        assertEquals(HttpMethod.OPTIONS, readProbe().method());
+        assertEquals(1, handler.stats().pingsSent());
+        assertTrue(ch.isOpen());
+    }
+
+    @Test
     void probesAnIdleConnectionWithOptionsStarAndSwallowsTheResponse() {
         start(Http1Probe.create());
         time.advance(I.minusNanos(1));
