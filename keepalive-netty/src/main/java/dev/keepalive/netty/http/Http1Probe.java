@@ -59,7 +59,9 @@ import java.util.Objects;
  * where the probe would have been sent, after {@code pingInterval} without inbound traffic and with no request in
  * flight. Set the ping interval below the middlebox's idle timeout
  * ({@link KeepaliveSettings.Builder#middleboxIdleTimeout} keeps it at most half of it); the pool then opens a fresh
- * connection instead of reusing one that the middlebox has forgotten.
+ * connection instead of reusing one that the middlebox has forgotten. A pool may hand out a connection at the very
+ * moment eviction closes it: that request then fails with a {@code ClosedChannelException} before anything was
+ * sent, and is safe to retry on a fresh connection.
  *
  * <h2>Pipeline</h2>
  * Place the handler right after the {@code HttpClientCodec} (or after an {@code HttpObjectAggregator}):

@@ -153,6 +153,81 @@ class ReconnectingClientRecoveryTest {
     }
 
     @Test
+    void recoversFromAWriteStall(FirewallProxyFactory proxies) throws Exception {
+        server = new LineServer(group, KEEPALIVE).start();
+        FirewallProxy proxy = proxies.start(server.address());
+        Duration stall = ofMillis(500);
+        KeepaliveSettings settings = KEEPALIVE.toBuilder().writeStallTimeout(stall).build();
+        client = ReconnectingClient.builder(new Bootstrap().group(group).channel(NioSocketChannel.class)
+                        .option(io.netty.channel.ChannelOption.SO_SNDBUF, 16 * 1024))
+                .endpoints(List.of(proxy.address()))
+                .pipeline((ch, keepalive) -> ch.pipeline().addLast(new LineBasedFrameDecoder(1 << 16),
+                        new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
+                        keepalive))
+                .keepalive(settings, KeepaliveProbe.lines())
+                .policy(POLICY)
+                .listener(events::add)
+                .build().start();
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
+        Flow flow = proxy.awaitFlow(0, ofSeconds(5));
+        flow.pause(Direction.CLIENT_TO_SERVER); // the path stops taking the client's bytes; answers still come
+        long faultAt = System.nanoTime();
+        String line = "x".repeat(8 * 1024) + "\n";
+        for (int i = 0; i < 200; i++) {
+            client.send(line);
+        }
+        Duration bound = stall.plus(stall.dividedBy(8)).plus(BACKOFF_MAX).plus(CONNECT_TIMEOUT);
+        await().atMost(bound.plus(TOLERANCE).plusSeconds(5)).until(() -> connectedCount() == 2);
+        Duration recovered = Duration.ofNanos(System.nanoTime() - faultAt);
+        assertEquals(DeadPeerReason.WRITE_STALL, events.stream()
+                .filter(e -> e.type() == ConnectionEvent.Type.DISCONNECTED).findFirst().orElseThrow().reason());
+        assertTrue(recovered.compareTo(bound.plus(TOLERANCE)) <= 0,
+                "recovered in " + recovered.toMillis() + " ms, bound " + bound.toMillis() + " ms");
+        System.out.printf("recovery from a write stall: %d ms (bound %d ms)%n", recovered.toMillis(),
+                bound.toMillis());
+    }
+
+    @Test
+    void recoversWhenAHungServerProcessResumes(KernelFirewallLab lab) throws Exception {
+        PeerProcess echo = lab.startJava(EchoServer.class, lab.peerAddress().getHostAddress(), "0");
+        MatchResult listening = echo.awaitLine("LISTENING \\S+ (\\d+)", ofSeconds(30));
+        InetSocketAddress peer = lab.peerSocketAddress(Integer.parseInt(listening.group(1)));
+        client = ReconnectingClient.builder(new Bootstrap().group(group).channel(NioSocketChannel.class))
+                .endpoints(List.of(peer))
+                .pipeline((ch, keepalive) -> ch.pipeline().addLast(new LineBasedFrameDecoder(1 << 16),
+                        new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
+                        keepalive))
+                .keepalive(KEEPALIVE, KeepaliveProbe.lines())
+                .policy(POLICY)
+                .listener(events::add)
+                .build().start();
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
+
+        echo.suspend(); // SIGSTOP: its kernel still ACKs and even accepts new connections
+        long stopped = System.nanoTime();
+        await().atMost(KEEPALIVE.idleDetectionBound().plus(TOLERANCE).plusSeconds(5)).until(() -> events.stream()
+                .anyMatch(e -> e.type() == ConnectionEvent.Type.DISCONNECTED));
+        Duration detected = Duration.ofNanos(System.nanoTime() - stopped);
+        assertEquals(DeadPeerReason.PING_TIMEOUT, events.stream()
+                .filter(e -> e.type() == ConnectionEvent.Type.DISCONNECTED).findFirst().orElseThrow().reason());
+        assertTrue(detected.compareTo(KEEPALIVE.idleDetectionBound().plus(TOLERANCE)) <= 0,
+                "hung server detected after " + detected.toMillis() + " ms");
+
+        echo.resume();
+        long resumed = System.nanoTime();
+        long pongsBefore = client.stats().pongsReceived();
+        // Back to a connection whose pings are answered: within one bound (the current connection, if any, is
+        // answered now) + backoff + connect timeout.
+        Duration bound = KEEPALIVE.idleDetectionBound().plus(BACKOFF_MAX).plus(CONNECT_TIMEOUT).plus(TOLERANCE);
+        await().atMost(bound.plusSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED
+                && client.stats().pongsReceived() > pongsBefore);
+        Duration took = Duration.ofNanos(System.nanoTime() - resumed);
+        assertTrue(took.compareTo(bound) <= 0, "answered again " + took.toMillis() + " ms after SIGCONT");
+        System.out.printf("hung server: detected in %d ms, answered again %d ms after SIGCONT%n",
+                detected.toMillis(), took.toMillis());
+    }
+
+    @Test
     void recoversAfterTheServersHostComesBack(KernelFirewallLab lab) throws Exception {
         PeerProcess echo = lab.startJava(EchoServer.class, lab.peerAddress().getHostAddress(), "0");
         MatchResult listening = echo.awaitLine("LISTENING \\S+ (\\d+)", ofSeconds(30));
