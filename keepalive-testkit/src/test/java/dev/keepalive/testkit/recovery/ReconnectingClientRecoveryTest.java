@@ -81,19 +81,30 @@ class ReconnectingClientRecoveryTest {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
     }
 
-    private ReconnectingClient client(List<InetSocketAddress> endpoints) {
-        client = ReconnectingClient.builder(new Bootstrap().group(group).channel(NioSocketChannel.class))
+    /** A line-protocol client with the keepalive handler, the test's policy and event recording. */
+    private ReconnectingClient.Builder lineClient(Bootstrap bootstrap, List<InetSocketAddress> endpoints,
+                                                  KeepaliveSettings settings) {
+        return ReconnectingClient.builder(bootstrap)
                 .endpoints(endpoints)
                 .pipeline((ch, keepalive) -> ch.pipeline().addLast(new LineBasedFrameDecoder(1 << 16),
                         new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
                         keepalive))
-                .keepalive(KEEPALIVE, KeepaliveProbe.lines())
+                .keepalive(settings, KeepaliveProbe.lines())
                 .policy(POLICY)
+                .listener(events::add);
+    }
+
+    private Bootstrap nio() {
+        return new Bootstrap().group(group).channel(NioSocketChannel.class);
+    }
+
+    /** A client that queues while disconnected and re-sends what is not acknowledged (MSG id / ACK id lines). */
+    private ReconnectingClient client(List<InetSocketAddress> endpoints) {
+        client = lineClient(nio(), endpoints, KEEPALIVE)
                 .whileDisconnected(DisconnectedWrites.queue(100, 1 << 16, ofSeconds(30)))
                 .acknowledgements(msg -> Long.parseLong(((String) msg).split(" ")[1].trim()),
                         in -> in instanceof String && ((String) in).startsWith("ACK ")
                                 ? Long.parseLong(((String) in).substring(4).trim()) : -1)
-                .listener(events::add)
                 .build();
         return client.start();
     }
@@ -158,16 +169,8 @@ class ReconnectingClientRecoveryTest {
         FirewallProxy proxy = proxies.start(server.address());
         Duration stall = ofMillis(500);
         KeepaliveSettings settings = KEEPALIVE.toBuilder().writeStallTimeout(stall).build();
-        client = ReconnectingClient.builder(new Bootstrap().group(group).channel(NioSocketChannel.class)
-                        .option(io.netty.channel.ChannelOption.SO_SNDBUF, 16 * 1024))
-                .endpoints(List.of(proxy.address()))
-                .pipeline((ch, keepalive) -> ch.pipeline().addLast(new LineBasedFrameDecoder(1 << 16),
-                        new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
-                        keepalive))
-                .keepalive(settings, KeepaliveProbe.lines())
-                .policy(POLICY)
-                .listener(events::add)
-                .build().start();
+        client = lineClient(nio().option(io.netty.channel.ChannelOption.SO_SNDBUF, 16 * 1024),
+                List.of(proxy.address()), settings).build().start();
         await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
         Flow flow = proxy.awaitFlow(0, ofSeconds(5));
         flow.pause(Direction.CLIENT_TO_SERVER); // the path stops taking the client's bytes; answers still come
@@ -192,15 +195,7 @@ class ReconnectingClientRecoveryTest {
         PeerProcess echo = lab.startJava(EchoServer.class, lab.peerAddress().getHostAddress(), "0");
         MatchResult listening = echo.awaitLine("LISTENING \\S+ (\\d+)", ofSeconds(30));
         InetSocketAddress peer = lab.peerSocketAddress(Integer.parseInt(listening.group(1)));
-        client = ReconnectingClient.builder(new Bootstrap().group(group).channel(NioSocketChannel.class))
-                .endpoints(List.of(peer))
-                .pipeline((ch, keepalive) -> ch.pipeline().addLast(new LineBasedFrameDecoder(1 << 16),
-                        new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
-                        keepalive))
-                .keepalive(KEEPALIVE, KeepaliveProbe.lines())
-                .policy(POLICY)
-                .listener(events::add)
-                .build().start();
+        client = lineClient(nio(), List.of(peer), KEEPALIVE).build().start();
         await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
 
         echo.suspend(); // SIGSTOP: its kernel still ACKs and even accepts new connections
@@ -233,15 +228,7 @@ class ReconnectingClientRecoveryTest {
         MatchResult listening = echo.awaitLine("LISTENING \\S+ (\\d+)", ofSeconds(30));
         InetSocketAddress peer = lab.peerSocketAddress(Integer.parseInt(listening.group(1)));
         // The echo server answers our line pings (echoed back, they count as inbound traffic).
-        client = ReconnectingClient.builder(new Bootstrap().group(group).channel(NioSocketChannel.class))
-                .endpoints(List.of(peer))
-                .pipeline((ch, keepalive) -> ch.pipeline().addLast(new LineBasedFrameDecoder(1 << 16),
-                        new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
-                        keepalive))
-                .keepalive(KEEPALIVE, KeepaliveProbe.lines())
-                .policy(POLICY)
-                .listener(events::add)
-                .build().start();
+        client = lineClient(nio(), List.of(peer), KEEPALIVE).build().start();
         await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
 
         lab.blackHole(); // the host is gone: SYNs and data are dropped
