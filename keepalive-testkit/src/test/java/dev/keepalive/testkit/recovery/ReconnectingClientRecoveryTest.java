@@ -140,7 +140,14 @@ class ReconnectingClientRecoveryTest {
 
         ConnectionEvent death = events.stream().filter(e -> e.type() == ConnectionEvent.Type.DISCONNECTED)
                 .findFirst().orElseThrow();
-        assertEquals(expected, death.reason());
+        if (fault.kind() == Fault.Kind.RESET) {
+            // The send below may meet the RST first: Netty then closes the channel from the failed write without an
+            // exceptionCaught, so the handler sees only the close. Either way the peer ended the connection.
+            assertTrue(death.reason() == DeadPeerReason.RESET_BY_PEER
+                    || death.reason() == DeadPeerReason.CLOSED_BY_PEER, "reset reported as " + death.reason());
+        } else {
+            assertEquals(expected, death.reason());
+        }
         assertTrue(recovered.compareTo(BOUND.plus(TOLERANCE)) <= 0,
                 fault + ": recovered in " + recovered.toMillis() + " ms, bound " + BOUND.toMillis() + " ms + "
                         + TOLERANCE.toMillis());
