@@ -1,7 +1,7 @@
 package dev.keepalive.netty.http;
 
+import dev.keepalive.testsupport.KeepaliveEvents;
 import dev.keepalive.DeadPeerReason;
-import dev.keepalive.KeepaliveListener;
 import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.PeerDeadException;
 import dev.keepalive.netty.KeepaliveHandler;
@@ -22,11 +22,9 @@ import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.util.ReferenceCountUtil;
 import org.junit.jupiter.api.Test;
 
-import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static java.time.Duration.ofMillis;
 import static java.time.Duration.ofSeconds;
@@ -44,24 +42,6 @@ class Http2ProbeSocketTest {
     private static KeepaliveSettings fast() {
         return KeepaliveSettings.builder().pingInterval(I).pingTimeout(T).pingsMissedBeforeDead(1).pingJitter(0)
                 .build();
-    }
-
-    /** Records keepalive events. */
-    static final class Events implements KeepaliveListener {
-        final CompletableFuture<PeerDeadException> death = new CompletableFuture<>();
-        final AtomicLong pongs = new AtomicLong();
-        volatile long deadAt;
-
-        @Override
-        public void onPongReceived(SocketAddress remote, long pingId, Duration rtt) {
-            pongs.incrementAndGet();
-        }
-
-        @Override
-        public void onPeerDead(PeerDeadException e) {
-            deadAt = System.nanoTime();
-            death.complete(e);
-        }
     }
 
     /** Answers every request stream with a 200 and no body. */
@@ -104,7 +84,7 @@ class Http2ProbeSocketTest {
     void pingsKeepAnIdleConnectionAliveAndStreamsStillWork() throws Exception {
         try (Loopback net = new Loopback(Transport.NIO)) {
             Channel server = server(net, true, null);
-            Events events = new Events();
+            KeepaliveEvents events = new KeepaliveEvents();
             KeepaliveHandler keepalive = KeepaliveHandler.builder(fast()).probe(Http2Probe.create())
                     .listener(events).build();
             SocketChannel ch = client(net, server, keepalive);
@@ -135,7 +115,7 @@ class Http2ProbeSocketTest {
         try (Loopback net = new Loopback(Transport.NIO)) {
             // A server whose codec does not acknowledge pings, and nothing else does: silence after SETTINGS.
             Channel server = server(net, false, null);
-            Events events = new Events();
+            KeepaliveEvents events = new KeepaliveEvents();
             KeepaliveHandler keepalive = KeepaliveHandler.builder(fast()).probe(Http2Probe.create())
                     .listener(events).build();
             long before = System.nanoTime();
@@ -155,11 +135,11 @@ class Http2ProbeSocketTest {
             throws Exception {
         try (Loopback net = new Loopback(Transport.NIO)) {
             // The server allows one ping every 5 s and no strike; the client pings every 150 ms.
-            Events serverEvents = new Events();
+            KeepaliveEvents serverEvents = new KeepaliveEvents();
             Channel server = server(net, true, KeepaliveHandler.builder(KeepaliveSettings.builder()
                             .pingInterval(ofSeconds(30)).minPeerPingInterval(ofSeconds(5)).peerPingStrikes(0).build())
                     .probe(Http2Probe.create()).listener(serverEvents));
-            Events events = new Events();
+            KeepaliveEvents events = new KeepaliveEvents();
             KeepaliveHandler keepalive = KeepaliveHandler.builder(KeepaliveSettings.builder()
                             .pingInterval(ofMillis(150)).pingTimeout(ofSeconds(1)).pingJitter(0).build())
                     .probe(Http2Probe.create()).listener(events).build();

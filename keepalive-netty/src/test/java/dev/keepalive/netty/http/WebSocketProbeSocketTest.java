@@ -1,7 +1,7 @@
 package dev.keepalive.netty.http;
 
+import dev.keepalive.testsupport.KeepaliveEvents;
 import dev.keepalive.DeadPeerReason;
-import dev.keepalive.KeepaliveListener;
 import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.PeerDeadException;
 import dev.keepalive.netty.KeepaliveHandler;
@@ -24,14 +24,12 @@ import io.netty.util.ReferenceCountUtil;
 import org.junit.jupiter.api.Test;
 
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 
 import static java.time.Duration.ofMillis;
 import static java.time.Duration.ofSeconds;
@@ -49,24 +47,6 @@ class WebSocketProbeSocketTest {
     private static KeepaliveSettings fast() {
         return KeepaliveSettings.builder().pingInterval(I).pingTimeout(T).pingsMissedBeforeDead(1).pingJitter(0)
                 .build();
-    }
-
-    /** Records keepalive events. */
-    static final class Events implements KeepaliveListener {
-        final CompletableFuture<PeerDeadException> death = new CompletableFuture<>();
-        final AtomicLong pongs = new AtomicLong();
-        volatile long deadAt;
-
-        @Override
-        public void onPongReceived(SocketAddress remote, long pingId, Duration rtt) {
-            pongs.incrementAndGet();
-        }
-
-        @Override
-        public void onPeerDead(PeerDeadException e) {
-            deadAt = System.nanoTime();
-            death.complete(e);
-        }
     }
 
     /** The application end of a WebSocket: notes the handshake and the text frames. */
@@ -129,7 +109,7 @@ class WebSocketProbeSocketTest {
     void pingsKeepAnIdleWebSocketAliveAndFramesStillFlow() throws Exception {
         try (Loopback net = new Loopback(Transport.NIO)) {
             Channel server = server(net);
-            Events events = new Events();
+            KeepaliveEvents events = new KeepaliveEvents();
             KeepaliveHandler keepalive = KeepaliveHandler.builder(fast()).probe(WebSocketProbe.create())
                     .listener(events).build();
             App app = new App();
@@ -148,7 +128,7 @@ class WebSocketProbeSocketTest {
     void aPeerThatStopsAnsweringIsDeadWithinTheBound() throws Exception {
         try (Loopback net = new Loopback(Transport.NIO)) {
             Channel server = server(net, new DropsPings());
-            Events events = new Events();
+            KeepaliveEvents events = new KeepaliveEvents();
             KeepaliveHandler keepalive = KeepaliveHandler.builder(fast()).probe(WebSocketProbe.create())
                     .listener(events).build();
             App app = new App();
@@ -168,7 +148,7 @@ class WebSocketProbeSocketTest {
     @Test
     void aServerPingsItsClientsAndNettysClientAnswers() throws Exception {
         try (Loopback net = new Loopback(Transport.NIO)) {
-            Events events = new Events();
+            KeepaliveEvents events = new KeepaliveEvents();
             Channel server = net.server(ch -> ch.pipeline().addLast(new HttpServerCodec(),
                     new HttpObjectAggregator(1 << 16),
                     KeepaliveHandler.builder(fast()).probe(WebSocketProbe.create()).listener(events).build(),
