@@ -299,7 +299,10 @@ class KernelFirewallLabTest {
         MatchResult ready = holder.awaitLine("READY (\\S+) (\\d+)", JVM_START);
         String namespace = ready.group(1);
         long sleeper = Long.parseLong(ready.group(2));
-        holder.kill(); // SIGKILL: no shutdown hook runs
+        // SIGKILL to the holder JVM alone (PeerProcess.kill() would also kill its descendants): no shutdown hook
+        // runs, and the process it started inside the namespace outlives it, as after a real crash.
+        ProcessHandle.of(holder.pid()).ifPresent(ProcessHandle::destroyForcibly);
+        holder.awaitExit(Duration.ofSeconds(10));
         assertTrue(LabJanitor.namespaces(ip).contains(namespace), "the killed JVM left its namespace");
         assertTrue(LabJanitor.alive(sleeper));
 
