@@ -1,0 +1,72 @@
+package dev.keepalive.benchmarks.support;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * Where the benchmarks write their plots, and the small statistics they print.
+ *
+ * <p>Plots go to {@code benchmarks/results} under the working directory (the project root, where the documented
+ * commands run), or to the directory in the system property {@code keepalive.benchmarks.out}.
+ */
+public final class Reports {
+    /** The system property naming the directory for plots. */
+    public static final String OUTPUT_PROPERTY = "keepalive.benchmarks.out";
+
+    private Reports() {
+    }
+
+    /** A file in the output directory. */
+    public static Path file(String name) {
+        return Path.of(System.getProperty(OUTPUT_PROPERTY, "benchmarks/results")).resolve(name);
+    }
+
+    /** The value at quantile {@code q} (0..1) of ascending {@code sorted}, nearest rank; 0 when empty. */
+    public static long quantile(long[] sorted, double q) {
+        if (sorted.length == 0) {
+            return 0;
+        }
+        return sorted[Math.max(0, Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1))];
+    }
+
+    /** "p50 … p99 … max …" of nanosecond samples, in milliseconds. */
+    public static String millisSummary(long[] nanos) {
+        long[] sorted = nanos.clone();
+        Arrays.sort(sorted);
+        if (sorted.length == 0) {
+            return "none";
+        }
+        return String.format(Locale.ROOT, "p50 %8.1f ms  p99 %8.1f ms  max %8.1f ms", quantile(sorted, 0.5) / 1e6,
+                quantile(sorted, 0.99) / 1e6, sorted[sorted.length - 1] / 1e6);
+    }
+
+    /**
+     * Counts of {@code times} per bucket of {@code bucketNanos}, from {@code origin} for {@code buckets} buckets;
+     * times outside are ignored.
+     */
+    public static int[] histogram(long[] times, long origin, long bucketNanos, int buckets) {
+        int[] counts = new int[buckets];
+        for (long t : times) {
+            long i = Math.floorDiv(t - origin, bucketNanos);
+            if (i >= 0 && i < buckets) {
+                counts[(int) i]++;
+            }
+        }
+        return counts;
+    }
+
+    /** {@code 0, step, 2 step, …} ({@code n} values): the x axis of a histogram. */
+    public static double[] axis(int n, double step) {
+        double[] x = new double[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = i * step;
+        }
+        return x;
+    }
+
+    /** {@code counts} as doubles. */
+    public static double[] doubles(int[] counts) {
+        return Arrays.stream(counts).asDoubleStream().toArray();
+    }
+}
