@@ -10,7 +10,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -20,17 +22,29 @@ import java.util.function.Predicate;
  * to it in lines: it writes commands to the child's stdin ({@link #send}) and waits for lines on its stdout
  * ({@link #awaitLine}); stderr goes to the driver's stderr. Used where one process cannot hold the connections (a
  * process may hold at most 20,000 file descriptors) or where a server must die and come back.
+ *
+ * <p>No child outlives the driver: {@link #close()} kills it, and a shutdown hook kills those still running when
+ * the driver's JVM exits. A child should also exit when its stdin ends, which covers a driver killed with SIGKILL.
  */
 public final class ChildJvm implements AutoCloseable {
     private final String name;
     private final Process process;
     private final PrintWriter stdin;
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+    /** Children still running; the shutdown hook kills them. */
+    private static final Set<Process> LIVE = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(Process::destroyForcibly),
+                "ChildJvm-reaper"));
+    }
 
     private ChildJvm(String name, Process process) {
         this.name = name;
         this.process = process;
         this.stdin = new PrintWriter(process.getOutputStream(), true, StandardCharsets.UTF_8);
+        LIVE.add(process);
+        process.onExit().thenRun(() -> LIVE.remove(process));
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
                     StandardCharsets.UTF_8))) {

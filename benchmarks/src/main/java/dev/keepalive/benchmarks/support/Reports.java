@@ -69,4 +69,35 @@ public final class Reports {
     public static double[] doubles(int[] counts) {
         return Arrays.stream(counts).asDoubleStream().toArray();
     }
+
+    /** Sums of {@code factor} consecutive counts: a histogram with buckets {@code factor} times wider. */
+    public static int[] rebin(int[] counts, int factor) {
+        if (factor < 1) {
+            throw new IllegalArgumentException("factor must be >= 1, but was " + factor);
+        }
+        int[] wide = new int[(counts.length + factor - 1) / factor];
+        for (int i = 0; i < counts.length; i++) {
+            wide[i / factor] += counts[i];
+        }
+        return wide;
+    }
+
+    /** The largest sum of {@code width} consecutive counts (a sliding window); the total if there are fewer. */
+    public static long slidingMax(int[] counts, int width) {
+        long sum = 0;
+        long max = 0;
+        for (int i = 0; i < counts.length; i++) {
+            sum += counts[i];
+            if (i >= width) {
+                sum -= counts[i - width];
+            }
+            max = Math.max(max, sum);
+        }
+        return max;
+    }
+
+    /** The largest count; 0 when empty. */
+    public static int max(int[] counts) {
+        return Arrays.stream(counts).max().orElse(0);
+    }
 }
