@@ -30,12 +30,14 @@ class BenchmarksSmokeTest {
 
     @Test
     @Timeout(60)
-    void livenessCoreJmhBenchmarksRun() throws Exception {
+    void jmhBenchmarksRun() throws Exception {
         Collection<RunResult> results = new Runner(new OptionsBuilder()
                 .include(LivenessMonitorBenchmark.class.getName() + ".*")
+                .include(PipelineEventBenchmark.class.getName() + ".*")
                 .forks(0).warmupIterations(0).measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(100)).build()).run();
-        assertEquals(3, results.size(), "inbound, outbound and timer-check benchmarks");
+        // Liveness core: inbound, outbound, timer check; pipelines: read and write for each of three pipelines.
+        assertEquals(3 + 2 * 3, results.size());
         for (RunResult r : results) {
             double nanos = r.getPrimaryResult().getScore();
             assertTrue(nanos > 0 && nanos < 100_000, r.getParams().getBenchmark() + ": " + nanos + " ns/op");
@@ -47,7 +49,8 @@ class BenchmarksSmokeTest {
     void hotPathEchoPairCountsRoundTripsInEveryPipeline() throws Exception {
         for (HotPathBenchmark.Mode mode : HotPathBenchmark.Mode.values()) {
             double[] r = HotPathBenchmark.run(HotPathBenchmark.Transport.NIO, mode, Duration.ofMillis(400));
-            assertTrue(r[0] > 1000, mode + ": round trips per second " + r[0]);
+            // The leak detector runs at PARANOID here (a stack trace per buffer access): any flow counts.
+            assertTrue(r[0] > 10, mode + ": round trips per second " + r[0]);
             assertTrue(r[1] > 0, mode + ": CPU per round trip " + r[1]);
         }
     }
