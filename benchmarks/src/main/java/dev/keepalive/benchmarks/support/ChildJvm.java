@@ -10,7 +10,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
@@ -20,8 +22,22 @@ import java.util.function.Predicate;
  * to it in lines: it writes commands to the child's stdin ({@link #send}) and waits for lines on its stdout
  * ({@link #awaitLine}); stderr goes to the driver's stderr. Used where one process cannot hold the connections (a
  * process may hold at most 20,000 file descriptors) or where a server must die and come back.
+ *
+ * <p>A child outlives no driver: {@link #close()} kills it, a shutdown hook kills those still running when the
+ * driver is stopped, and a child should exit when its stdin ends (which also covers a driver killed outright).
  */
 public final class ChildJvm implements AutoCloseable {
+    /** Children still running, killed by a shutdown hook if the driver is stopped (Ctrl-C) before it closes them. */
+    private static final Set<Process> RUNNING = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            for (Process p : RUNNING) {
+                p.destroyForcibly();
+            }
+        }, "child-jvm-reaper"));
+    }
+
     private final String name;
     private final Process process;
     private final PrintWriter stdin;
@@ -31,6 +47,8 @@ public final class ChildJvm implements AutoCloseable {
         this.name = name;
         this.process = process;
         this.stdin = new PrintWriter(process.getOutputStream(), true, StandardCharsets.UTF_8);
+        RUNNING.add(process);
+        process.onExit().thenRun(() -> RUNNING.remove(process));
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
                     StandardCharsets.UTF_8))) {
@@ -69,6 +87,17 @@ public final class ChildJvm implements AutoCloseable {
     /** Writes one line to the child's stdin. */
     public void send(String line) {
         stdin.println(line);
+    }
+
+    /**
+     * Writes {@code command} to the child's stdin and returns its answer: the next stdout line that starts with
+     * {@code replyPrefix} (lines before it are dropped).
+     *
+     * @throws IllegalStateException if no answer comes within {@code timeout} or the child exits first
+     */
+    public String request(String command, String replyPrefix, Duration timeout) throws InterruptedException {
+        send(command);
+        return awaitLine(replyPrefix, timeout);
     }
 
     /**
