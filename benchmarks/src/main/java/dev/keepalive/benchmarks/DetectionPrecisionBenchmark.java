@@ -1,8 +1,11 @@
 package dev.keepalive.benchmarks;
 
+import dev.keepalive.DeadPeerReason;
 import dev.keepalive.KeepaliveListener;
 import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.PeerDeadException;
+import dev.keepalive.benchmarks.support.Chart;
+import dev.keepalive.benchmarks.support.Reports;
 import dev.keepalive.netty.KeepaliveHandler;
 import dev.keepalive.testkit.Fault;
 import dev.keepalive.testkit.FirewallProxy;
@@ -23,18 +26,22 @@ import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 
 /**
  * Detection precision: N connections through the testkit's firewall proxy, all black-holed at once; the
  * distribution of the time from the black hole to each dead-peer verdict, against the configured bound, and the
- * lateness of a 10 ms timer on the clients' event loop meanwhile.
+ * lateness of a 10 ms timer on the clients' event loop meanwhile. Writes the CDF of the detection times to
+ * {@code benchmarks/results/detection-cdf-<connections>.png}.
  *
  * <pre>java -cp benchmarks/target/benchmarks.jar dev.keepalive.benchmarks.DetectionPrecisionBenchmark [connections]</pre>
  */
@@ -44,8 +51,69 @@ public final class DetectionPrecisionBenchmark {
     private DetectionPrecisionBenchmark() {
     }
 
+    /**
+     * What one run measured.
+     *
+     * @param connections        connections black-holed
+     * @param bound              the configured detection bound
+     * @param fromFaultNanos     per verdict: time from the black hole to the verdict
+     * @param silenceNanos       per verdict: the silence it reported ({@code sinceLastInbound}, a lower bound)
+     * @param latenessNanos      lateness of each firing of a 10 ms timer on the clients' event loop meanwhile
+     * @param reasons            the verdicts' reasons, by name
+     */
+    public record Result(int connections, Duration bound, long[] fromFaultNanos, long[] silenceNanos,
+                         long[] latenessNanos, Map<String, Long> reasons) {
+        /** Verdicts that came later than {@code bound + slack} after the black hole. */
+        public long laterThan(Duration slack) {
+            long limit = bound.plus(slack).toNanos();
+            return Arrays.stream(fromFaultNanos).filter(t -> t > limit).count();
+        }
+    }
+
     public static void main(String[] args) throws Exception {
         int connections = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
+        Result r = run(connections, Duration.ofSeconds(4));
+        print(r);
+        Path png = plot(r);
+        System.out.println("  plot: " + png);
+    }
+
+    /** Prints the figures of {@code r}. */
+    public static void print(Result r) {
+        System.out.printf(Locale.ROOT, "detection precision: %d connections through FirewallProxy (epoll), "
+                + "black-holed at once; bound %d ms (pingInterval 1 s + pingTimeout 500 ms, jitter 0.2)%n",
+                r.connections(), r.bound().toMillis());
+        System.out.printf(Locale.ROOT, "  declared dead: %d of %d %s%n", r.fromFaultNanos().length, r.connections(),
+                r.reasons());
+        System.out.printf(Locale.ROOT, "  %-48s %s%n", "time from black hole to verdict",
+                Reports.millisSummary(r.fromFaultNanos()));
+        System.out.printf(Locale.ROOT, "  %-48s %s%n", "silence reported by the verdict (at least)",
+                Reports.millisSummary(r.silenceNanos()));
+        System.out.printf(Locale.ROOT, "  %-48s %s%n", "timer lateness (10 ms timer on the client loop)",
+                Reports.millisSummary(r.latenessNanos()));
+        long late = r.laterThan(Duration.ofMillis(50));
+        System.out.printf(Locale.ROOT, "  target max <= bound + 50 ms: %s (%d verdicts later)%n",
+                late == 0 && r.fromFaultNanos().length == r.connections() ? "met" : "MISSED", late);
+    }
+
+    /** Writes the CDF of the detection times (and of the reported silences) against the bound. */
+    public static Path plot(Result r) {
+        double[] fromFault = Arrays.stream(r.fromFaultNanos()).mapToDouble(t -> t / 1e6).toArray();
+        double[] silence = Arrays.stream(r.silenceNanos()).mapToDouble(t -> t / 1e6).toArray();
+        return Chart.titled("Detection time, " + r.connections() + " connections black-holed at once",
+                        "milliseconds", "fraction of connections declared dead")
+                .cdf("time from the black hole to the verdict", fromFault)
+                .cdf("silence reported by the verdict", silence)
+                .verticalLine("bound " + r.bound().toMillis() + " ms", r.bound().toMillis())
+                .verticalLine("+50 ms", r.bound().toMillis() + 50)
+                .write(Reports.file("detection-cdf-" + r.connections() + ".png"));
+    }
+
+    /**
+     * Connects {@code connections} clients through a firewall proxy, lets them ping for {@code warmUp}, black-holes
+     * every flow at once and waits (at most four bounds) for the verdicts.
+     */
+    public static Result run(int connections, Duration warmUp) throws Exception {
         KeepaliveSettings settings = KeepaliveSettings.builder().pingInterval(Duration.ofSeconds(1))
                 .pingTimeout(Duration.ofMillis(500)).pingsMissedBeforeDead(1).build();
         Duration bound = settings.idleDetectionBound();
@@ -53,6 +121,7 @@ public final class DetectionPrecisionBenchmark {
         EventLoopGroup clientGroup = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         ConcurrentLinkedQueue<long[]> deaths = new ConcurrentLinkedQueue<>();
         ConcurrentLinkedQueue<Long> lateness = new ConcurrentLinkedQueue<>();
+        List<Channel> clients = new ArrayList<>();
         try {
             Channel server = new ServerBootstrap().group(serverGroup).channel(EpollServerSocketChannel.class)
                     .childHandler(framed(() -> KeepaliveHandler.builder(KeepaliveSettings.builder()
@@ -68,12 +137,11 @@ public final class DetectionPrecisionBenchmark {
                 };
                 Bootstrap b = new Bootstrap().group(clientGroup).channel(EpollSocketChannel.class)
                         .handler(framed(() -> KeepaliveHandler.builder(settings).listener(listener).build()));
-                List<Channel> clients = new ArrayList<>();
                 for (int i = 0; i < connections; i++) {
                     clients.add(b.connect(proxy.address()).sync().channel());
                 }
                 // Let every connection go through a few ping rounds, so that the phases spread (jitter).
-                Thread.sleep(4000); // benchmark pacing, not synchronisation
+                Thread.sleep(warmUp.toMillis()); // benchmark pacing, not synchronisation
                 long[] expected = {System.nanoTime()};
                 ScheduledFuture<?> probe = clientGroup.next().scheduleAtFixedRate(() -> {
                     long now = System.nanoTime();
@@ -88,41 +156,24 @@ public final class DetectionPrecisionBenchmark {
                     Thread.sleep(20); // polling a counter in a benchmark driver, bounded by the deadline
                 }
                 probe.cancel(false);
-                long[] fromFault = deaths.stream().mapToLong(d -> d[0] - blackHole).sorted().toArray();
-                long[] silence = deaths.stream().mapToLong(d -> d[1]).sorted().toArray();
-                long[] late = lateness.stream().mapToLong(Long::longValue).sorted().toArray();
-                System.out.printf(Locale.ROOT, "detection precision: %d connections through FirewallProxy (epoll), "
-                        + "black-holed at once; bound %d ms (pingInterval 1 s + pingTimeout 500 ms, jitter 0.2)%n",
-                        connections, bound.toMillis());
-                System.out.printf(Locale.ROOT, "  declared dead: %d of %d%n", fromFault.length, connections);
-                print("time from black hole to verdict", fromFault);
-                print("silence reported by the verdict (at least)", silence);
-                print("timer lateness (10 ms timer on the client loop)", late);
-                long over = Arrays.stream(silence).filter(s -> s > bound.toNanos() + 50_000_000L).count();
-                System.out.printf(Locale.ROOT, "  verdicts later than bound + 50 ms after the last inbound byte: %d%n",
-                        over);
+                Map<String, Long> reasons = new TreeMap<>();
+                for (long[] d : deaths) {
+                    reasons.merge(DeadPeerReason.values()[(int) d[2]].name(), 1L, Long::sum);
+                }
+                return new Result(connections, bound,
+                        deaths.stream().mapToLong(d -> d[0] - blackHole).sorted().toArray(),
+                        deaths.stream().mapToLong(d -> d[1]).sorted().toArray(),
+                        lateness.stream().mapToLong(Long::longValue).sorted().toArray(), reasons);
+            } finally {
                 for (Channel c : clients) {
                     c.close();
                 }
+                server.close().sync();
             }
-            server.close().sync();
         } finally {
             clientGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
             serverGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
-    }
-
-    private static void print(String what, long[] sorted) {
-        if (sorted.length == 0) {
-            System.out.printf(Locale.ROOT, "  %-48s none%n", what);
-            return;
-        }
-        System.out.printf(Locale.ROOT, "  %-48s p50 %7.1f ms  p99 %7.1f ms  max %7.1f ms%n", what,
-                pct(sorted, 0.50) / 1e6, pct(sorted, 0.99) / 1e6, sorted[sorted.length - 1] / 1e6);
-    }
-
-    private static long pct(long[] sorted, double p) {
-        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(p * sorted.length) - 1)];
     }
 
     private static ChannelInitializer<SocketChannel> framed(java.util.function.Supplier<KeepaliveHandler> k) {

@@ -23,28 +23,32 @@ import java.util.function.Predicate;
  * ({@link #awaitLine}); stderr goes to the driver's stderr. Used where one process cannot hold the connections (a
  * process may hold at most 20,000 file descriptors) or where a server must die and come back.
  *
- * <p>No child outlives the driver: {@link #close()} kills it, and a shutdown hook kills those still running when
- * the driver's JVM exits. A child should also exit when its stdin ends, which covers a driver killed with SIGKILL.
+ * <p>A child outlives no driver: {@link #close()} kills it, a shutdown hook kills those still running when the
+ * driver is stopped, and a child should exit when its stdin ends (which also covers a driver killed outright).
  */
 public final class ChildJvm implements AutoCloseable {
+    /** Children still running, killed by a shutdown hook if the driver is stopped (Ctrl-C) before it closes them. */
+    private static final Set<Process> RUNNING = ConcurrentHashMap.newKeySet();
+
+    static {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            for (Process p : RUNNING) {
+                p.destroyForcibly();
+            }
+        }, "child-jvm-reaper"));
+    }
+
     private final String name;
     private final Process process;
     private final PrintWriter stdin;
     private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
-    /** Children still running; the shutdown hook kills them. */
-    private static final Set<Process> LIVE = ConcurrentHashMap.newKeySet();
-
-    static {
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> LIVE.forEach(Process::destroyForcibly),
-                "ChildJvm-reaper"));
-    }
 
     private ChildJvm(String name, Process process) {
         this.name = name;
         this.process = process;
         this.stdin = new PrintWriter(process.getOutputStream(), true, StandardCharsets.UTF_8);
-        LIVE.add(process);
-        process.onExit().thenRun(() -> LIVE.remove(process));
+        RUNNING.add(process);
+        process.onExit().thenRun(() -> RUNNING.remove(process));
         Thread reader = new Thread(() -> {
             try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
                     StandardCharsets.UTF_8))) {
@@ -83,6 +87,17 @@ public final class ChildJvm implements AutoCloseable {
     /** Writes one line to the child's stdin. */
     public void send(String line) {
         stdin.println(line);
+    }
+
+    /**
+     * Writes {@code command} to the child's stdin and returns its answer: the next stdout line that starts with
+     * {@code replyPrefix} (lines before it are dropped).
+     *
+     * @throws IllegalStateException if no answer comes within {@code timeout} or the child exits first
+     */
+    public String request(String command, String replyPrefix, Duration timeout) throws InterruptedException {
+        send(command);
+        return awaitLine(replyPrefix, timeout);
     }
 
     /**

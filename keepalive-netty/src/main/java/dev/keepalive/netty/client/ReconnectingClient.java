@@ -692,14 +692,25 @@ public final class ReconnectingClient implements AutoCloseable {
         emit(new ConnectionEvent(type, state, remote, attemptInSequence, Duration.ZERO, reason, cause));
     }
 
+    /**
+     * Logs {@code e}: a lost connection, a connection made, giving up and closing at INFO (a few lines per outage);
+     * each attempt and its failure at DEBUG, so a storm of thousands of clients retrying does not flood the log.
+     */
     private void emit(ConnectionEvent e) {
         switch (e.type()) {
             case CONNECT_FAILED:
-                log.debug("Connecting to {} failed: {}", e.remote(), String.valueOf(e.cause()));
+                if (log.isDebugEnabled()) {
+                    log.debug("Connecting to {} failed: {}", e.remote(), String.valueOf(e.cause()));
+                }
                 break;
             case RECONNECTING:
-                log.info("{}: reconnecting in {} ms (attempt {}){}", e.remote(), e.delay().toMillis(), e.attempt(),
-                        e.cause() == null ? "" : " after " + e.cause());
+                if (log.isDebugEnabled()) {
+                    log.debug("{}: reconnecting in {} ms (attempt {}){}", e.remote(), e.delay().toMillis(),
+                            e.attempt(), e.cause() == null ? "" : " after " + e.cause());
+                }
+                break;
+            case CONNECTING:
+                log.debug("{}: {}", e.remote(), e.type());
                 break;
             case DISCONNECTED:
                 log.info("{}: connection lost: {}", e.remote(), e.reason() == null ? "closed locally" : e.reason());

@@ -1,0 +1,106 @@
+package dev.keepalive.benchmarks;
+
+import dev.keepalive.benchmarks.support.Chart;
+import dev.keepalive.benchmarks.support.Reports;
+import io.netty.channel.epoll.Epoll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collection;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The smoke run of the benchmarks in the README's test command: each harness starts, measures a little and prints
+ * or returns plausible figures. The figures themselves come from the documented commands (BENCHMARKS.md).
+ */
+class BenchmarksSmokeTest {
+
+    @Test
+    @Timeout(60)
+    void jmhBenchmarksRun() throws Exception {
+        Collection<RunResult> results = new Runner(new OptionsBuilder()
+                .include(LivenessMonitorBenchmark.class.getName() + ".*")
+                .include(PipelineEventBenchmark.class.getName() + ".*")
+                .forks(0).warmupIterations(0).measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(100)).build()).run();
+        // Liveness core: inbound, outbound, timer check; pipelines: read and write for each of three pipelines.
+        assertEquals(3 + 2 * 3, results.size());
+        for (RunResult r : results) {
+            double nanos = r.getPrimaryResult().getScore();
+            assertTrue(nanos > 0 && nanos < 100_000, r.getParams().getBenchmark() + ": " + nanos + " ns/op");
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void hotPathEchoPairCountsRoundTripsInEveryPipeline() throws Exception {
+        for (HotPathBenchmark.Mode mode : HotPathBenchmark.Mode.values()) {
+            double[] r = HotPathBenchmark.run(HotPathBenchmark.Transport.NIO, mode, Duration.ofMillis(400));
+            // The leak detector runs at PARANOID here (a stack trace per buffer access): any flow counts.
+            assertTrue(r[0] > 10, mode + ": round trips per second " + r[0]);
+            assertTrue(r[1] > 0, mode + ": CPU per round trip " + r[1]);
+        }
+    }
+
+    @Test
+    @Timeout(60)
+    void detectionPrecisionDeclaresEveryBlackHoledConnectionDeadAndPlotsTheCdf(@TempDir Path out)
+            throws Exception {
+        assumeTrue(Epoll.isAvailable(), "the benchmark runs on epoll");
+        DetectionPrecisionBenchmark.Result r = DetectionPrecisionBenchmark.run(20, Duration.ofMillis(1500));
+        assertEquals(20, r.fromFaultNanos().length, "every connection declared dead: " + r.reasons());
+        // Wide tolerance: a smoke run on a busy CI machine, not the measurement (that is the documented command).
+        assertEquals(0, r.laterThan(Duration.ofMillis(500)), "verdicts within bound + 500 ms");
+        assertTrue(r.latenessNanos().length > 50, "the 10 ms timer fired " + r.latenessNanos().length + " times");
+        String previous = System.setProperty(Reports.OUTPUT_PROPERTY, out.toString());
+        try {
+            assertPng(DetectionPrecisionBenchmark.plot(r));
+        } finally {
+            restore(previous);
+        }
+    }
+
+    @Test
+    void chartsAreWrittenAsPngWithTheirSeries(@TempDir Path out) throws Exception {
+        Path png = Chart.titled("t", "x", "y").steps("a", new double[] {0, 1, 2}, new double[] {1, 3, 2})
+                .line("b", new double[] {0, 2}, new double[] {0, 4}).horizontalLine("h", 2).verticalLine("v", 1)
+                .write(out.resolve("sub/chart.png"));
+        BufferedImage image = assertPng(png);
+        // The first series' colour (the palette's blue) is on the image: the series was drawn.
+        boolean blue = false;
+        for (int x = 0; x < image.getWidth() && !blue; x++) {
+            for (int y = 0; y < image.getHeight() && !blue; y++) {
+                blue = (image.getRGB(x, y) & 0xffffff) == 0x1f77b4;
+            }
+        }
+        assertTrue(blue, "series drawn");
+    }
+
+    static BufferedImage assertPng(Path png) throws Exception {
+        assertTrue(Files.size(png) > 1000, png + " is " + Files.size(png) + " bytes");
+        BufferedImage image = ImageIO.read(png.toFile());
+        assertEquals(960, image.getWidth());
+        return image;
+    }
+
+    private static void restore(String previous) {
+        if (previous == null) {
+            System.clearProperty(Reports.OUTPUT_PROPERTY);
+        } else {
+            System.setProperty(Reports.OUTPUT_PROPERTY, previous);
+        }
+    }
+}
