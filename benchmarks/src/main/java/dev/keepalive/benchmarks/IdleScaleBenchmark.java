@@ -52,8 +52,8 @@ import java.util.stream.Collectors;
  * layout. The pipelines are described in {@link IdleScaleProcess.Pipelines}: the baseline client has
  * {@code IdleStateHandler(readerIdle = 3 x interval, writerIdle = interval)} and pings on writer idle, the baseline
  * server answers pings and closes on reader idle (3 x interval); the library has {@code KeepaliveHandler} with
- * {@code pingInterval = interval, pingTimeout = interval / 2} (detection bound 2 x interval), default jitter 0.2, on
- * both ends.
+ * {@code pingInterval = interval, pingTimeout = interval} (detection bound 3 x interval, as the baseline's reader
+ * idle), default jitter 0.2, on both ends.
  *
  * <h2>Measures</h2>
  * <ul>
@@ -89,7 +89,7 @@ public final class IdleScaleBenchmark {
     private static final int WINDOW_MILLIS = 10;
     private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(90);
     private static final Duration HEAP_TIMEOUT = Duration.ofSeconds(120);
-    private static final Duration WINDOW_LEAD = Duration.ofMillis(500);
+    private static final Duration WINDOW_LEAD = Duration.ofMillis(250);
     private static final AtomicInteger CLIENT_PROCESSES = new AtomicInteger();
 
     private IdleScaleBenchmark() {
@@ -232,11 +232,13 @@ public final class IdleScaleBenchmark {
      * @param latenessNanos lateness of each run of the 10 ms timer on its event loop in the window
      * @param heapByClass   the classes that held the most heap per connection, in bytes (see
      *                      {@link ModeResult#clientHeapPerConnection()})
+     * @param closeReasons  why connections closed before the end of the window: dead-peer reasons, the
+     *                      baseline's {@code READER_IDLE}, or exception classes, with counts
      */
     public record ProcessReport(int connections, long heapBefore, long heapAfter, long heapClosed, int openAtEnd,
                                 int closed, long cpuNanos, long elapsedNanos, long pongs, long gcs, long jitNanos,
                                 long startNanos, int[] pingsPerMilli, long[] latenessNanos,
-                                Map<String, Long> heapByClass) {
+                                Map<String, Long> heapByClass, Map<String, Long> closeReasons) {
         /** Pings it wrote in the window. */
         public long pings() {
             return Arrays.stream(pingsPerMilli).asLongStream().sum();
@@ -290,6 +292,15 @@ public final class IdleScaleBenchmark {
             return servers.stream().mapToInt(ProcessReport::openAtEnd).sum();
         }
 
+        /** Why connections closed early, on either end, with counts. */
+        public Map<String, Long> closeReasons() {
+            Map<String, Long> m = new java.util.TreeMap<>();
+            for (List<ProcessReport> ps : List.of(clients, servers)) {
+                ps.forEach(p -> p.closeReasons().forEach((k, v) -> m.merge(k, v, Long::sum)));
+            }
+            return m;
+        }
+
         /** Connections closed, on either end, before the end of the window. */
         public int closed() {
             return clients.stream().mapToInt(ProcessReport::closed).sum()
@@ -318,9 +329,10 @@ public final class IdleScaleBenchmark {
             return heapPerConnection(servers, ProcessReport::heapBefore);
         }
 
+        /** Per connection open when the heap was measured (fewer than planned if some closed early). */
         private static double heapPerConnection(List<ProcessReport> ps, ToLongFunction<ProcessReport> reference) {
             long heap = ps.stream().mapToLong(p -> p.heapAfter() - reference.applyAsLong(p)).sum();
-            long connections = ps.stream().mapToLong(ProcessReport::connections).sum();
+            long connections = ps.stream().mapToLong(ProcessReport::openAtEnd).sum();
             return connections == 0 ? 0 : (double) heap / connections;
         }
 
@@ -432,10 +444,10 @@ public final class IdleScaleBenchmark {
         }
 
         private static Map<String, Double> byClass(List<ProcessReport> ps) {
-            long connections = ps.stream().mapToLong(ProcessReport::connections).sum();
+            long connections = ps.stream().mapToLong(ProcessReport::openAtEnd).sum();
             Map<String, Double> m = new HashMap<>();
             for (ProcessReport p : ps) {
-                p.heapByClass().forEach((k, v) -> m.merge(k, (double) v * p.connections() / connections,
+                p.heapByClass().forEach((k, v) -> m.merge(k, (double) v * p.openAtEnd() / connections,
                         Double::sum));
             }
             return m;
@@ -559,18 +571,15 @@ public final class IdleScaleBenchmark {
             for (ChildJvm c : all) {
                 heaps.add(fields(c.awaitLine("heap", HEAP_TIMEOUT)));
             }
-            List<Map<String, String>> closed = new ArrayList<>();
-            for (List<ChildJvm> side : List.of(clients, servers)) {
-                for (ChildJvm c : side) {
-                    c.send("close");
-                }
-                for (ChildJvm c : side) {
-                    closed.add(fields(c.awaitLine("closed", HEAP_TIMEOUT)));
-                }
-            }
+            // Clients close their connections; servers wait until theirs are gone; then all measure the heap again.
             for (ChildJvm c : all) {
-                c.finish(Duration.ofSeconds(20));
+                c.send("close");
             }
+            List<Map<String, String>> closed = new ArrayList<>();
+            for (ChildJvm c : all) {
+                closed.add(fields(c.awaitLine("closed", HEAP_TIMEOUT)));
+            }
+            finishAll(all);
             List<ProcessReport> clientReports = new ArrayList<>();
             List<ProcessReport> serverReports = new ArrayList<>();
             for (int i = 0; i < all.size(); i++) {
@@ -598,6 +607,25 @@ public final class IdleScaleBenchmark {
         }
     }
 
+    /** Ends the children together (each exits when its stdin ends), waiting for each at most 20 s. */
+    private static void finishAll(List<ChildJvm> children) throws InterruptedException {
+        List<Thread> finishing = new ArrayList<>();
+        for (ChildJvm c : children) {
+            Thread t = new Thread(() -> {
+                try {
+                    c.finish(Duration.ofSeconds(20));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "finish-" + c.pid());
+            t.start();
+            finishing.add(t);
+        }
+        for (Thread t : finishing) {
+            t.join(Duration.ofSeconds(30).toMillis());
+        }
+    }
+
     private static ProcessReport report(int connections, long heapBefore, Map<String, String> w,
                                         Map<String, String> h, Map<String, String> c) {
         int[] hist = Arrays.stream(w.get("hist").split(",")).mapToInt(Integer::parseInt).toArray();
@@ -608,7 +636,7 @@ public final class IdleScaleBenchmark {
                 Long.parseLong(c.get("heap")), Integer.parseInt(h.get("open")), Integer.parseInt(w.get("closed")), Long.parseLong(w.get("cpu")),
                 Long.parseLong(w.get("elapsed")), Long.parseLong(w.get("pongs")), Long.parseLong(w.get("gcs")),
                 Long.parseLong(w.get("jit")), Long.parseLong(w.get("start")), hist, lateness,
-                classes(c.getOrDefault("classes", "-")));
+                classes(c.getOrDefault("classes", "-")), classes(w.getOrDefault("reasons", "-")));
     }
 
     private static Map<String, Long> classes(String list) {
@@ -616,7 +644,7 @@ public final class IdleScaleBenchmark {
         if (!list.equals("-")) {
             for (String entry : list.split(",")) {
                 int colon = entry.lastIndexOf(':');
-                m.put(entry.substring(0, colon), Long.parseLong(entry.substring(colon + 1)));
+                m.merge(className(entry.substring(0, colon)), Long.parseLong(entry.substring(colon + 1)), Long::sum);
             }
         }
         return m;
@@ -722,7 +750,8 @@ public final class IdleScaleBenchmark {
         t.row("processes (servers + clients)", cell(m, r -> r.servers().size() + " + " + r.clients().size()));
         t.row("connections open, client / server", cell(m, r -> String.format(Locale.ROOT, "%,d / %,d",
                 r.clientsOpen(), r.serversOpen())));
-        t.row("closed during the run", cell(m, r -> String.format(Locale.ROOT, "%,d", r.closed())));
+        t.row("connections closed during the run, both ends", cell(m, r -> String.format(Locale.ROOT, "%,d%s",
+                r.closed(), r.closeReasons().isEmpty() ? "" : " " + r.closeReasons())));
         t.row("connect time (slowest client)", cell(m, r -> String.format(Locale.ROOT, "%.2f s",
                 r.connectNanos() / 1e9)));
         t.row("retained heap per connection, client", cell(m, r -> bytes(r.clientHeapPerConnection())));
@@ -816,6 +845,12 @@ public final class IdleScaleBenchmark {
 
     private static String simpleName(String className) {
         return className.startsWith("[") ? className : className.substring(className.lastIndexOf('.') + 1);
+    }
+
+    /** A class name as the histogram prints it, with a lambda's per-process address taken off. */
+    static String className(String histogramName) {
+        int slash = histogramName.indexOf("$$Lambda$");
+        return slash < 0 ? histogramName : histogramName.substring(0, slash) + "$$Lambda";
     }
 
     private static double aboveBare(ModeResult r, ModeResult bare, ToDoubleFunction<ModeResult> cores) {

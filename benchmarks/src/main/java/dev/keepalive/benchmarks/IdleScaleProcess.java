@@ -1,6 +1,7 @@
 package dev.keepalive.benchmarks;
 
 import dev.keepalive.KeepaliveSettings;
+import dev.keepalive.PeerDeadException;
 import dev.keepalive.benchmarks.IdleScaleBenchmark.Mode;
 import dev.keepalive.netty.BinaryProbe;
 import dev.keepalive.netty.KeepaliveHandler;
@@ -52,6 +53,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
@@ -75,7 +77,8 @@ import javax.management.ObjectName;
  *       {@code connected ok=<n> failed=<n> nanos=<t> error=<first error>};</li>
  *   <li>{@code measure <originNanos> <durationNanos>}: the measurement window, in {@link System#nanoTime()} (on
  *       Linux CLOCK_MONOTONIC, the same clock in every process on the machine); answers one line
- *       {@code window cpu=<ns> elapsed=<ns> pings=<n> pongs=<n> open=<n> closed=<n> gcs=<n> jit=<ns> start=<ns>
+ *       {@code window cpu=<ns> elapsed=<ns> pings=<n> pongs=<n> open=<n> closed=<n> gcs=<n> jit=<ns>
+ *       reasons=<why connections closed early, as reason:count,...> start=<ns>
  *       hist=<pings per ms,...> late=<µs,...>}: process CPU over the window and the part of it the JIT compiler
  *       threads used, the pings this process wrote per millisecond of the window,
  *       and the lateness of a {@value #PROBE_PERIOD_MILLIS} ms timer on the event loop;</li>
@@ -108,6 +111,7 @@ public final class IdleScaleProcess {
     private static final Duration LOOP_TASK_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(180);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
+    private static final Duration WARM_UP_TIMEOUT = Duration.ofSeconds(10);
     /** Linux reports thread CPU times in clock ticks of 1/100 s (USER_HZ). */
     private static final long NANOS_PER_TICK = 10_000_000L;
 
@@ -121,28 +125,34 @@ public final class IdleScaleProcess {
         BlockingQueue<String> commands = readCommands();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         EventLoop loop = group.next();
-        Counters counters = new Counters();
+        Counters counters = COUNTERS;
         Pipelines pipelines = new Pipelines(mode, interval, counters);
         warmUpPaths(group, loop, pipelines, counters);
+        // First calls load and start what they use (the platform MBean server among them): now, so that every heap
+        // reading includes it and the window starts on time.
+        classHistogram();
+        processCpuNanos();
+        gcCount();
+        jitCpuNanos();
         Bootstrap client = null;
         InetAddress source = null;
         int connections = 0;
         Channel[] channels = new Channel[0];
-        Map<String, Long> classesWith = Map.of();
+        Map<String, long[]> classesWith = Map.of();
         int openWith = 0;
         if (role.equals("server")) {
             Channel server = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
                     .option(ChannelOption.SO_BACKLOG, 8192)
                     .childHandler(pipelines.server())
                     .bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0)).sync().channel();
-            answer("ready port=" + ((InetSocketAddress) server.localAddress()).getPort() + " heap=" + quietHeap());
+            answer("ready port=" + ((InetSocketAddress) server.localAddress()).getPort() + " heap=" + settledHeap());
         } else if (role.equals("client")) {
             source = InetAddress.getByName(args[3]);
             connections = Integer.parseInt(args[4]);
             client = new Bootstrap().group(group).channel(EpollSocketChannel.class)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 0) // no timeout task per connection; bounded here
                     .handler(pipelines.client());
-            answer("ready heap=" + quietHeap());
+            answer("ready heap=" + settledHeap());
         } else {
             throw new IllegalArgumentException("role must be server or client, but was " + role);
         }
@@ -162,14 +172,18 @@ public final class IdleScaleProcess {
                 case "heap":
                     long used = settledHeap();
                     openWith = onLoop(loop, () -> counters.open);
-                    classesWith = classHistogram();
+                    // Only classes with an instance for every other connection or more: the big full histogram
+                    // must not be on the heap when it is measured again after closing.
+                    int perConnection = Math.max(1, openWith / 2);
+                    classesWith = classHistogram().entrySet().stream().filter(e -> e.getValue()[0] >= perConnection)
+                            .collect(Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue));
                     answer("heap used=" + used + " open=" + openWith);
                     break;
                 case "close":
                     closeAll(channels);
                     channels = new Channel[0]; // the heap measured next must not see them through this frame
                     int open = awaitAllClosed(loop, counters);
-                    long heapClosed = quietHeap();
+                    long heapClosed = settledHeap();
                     answer("closed heap=" + heapClosed + " open=" + open + " classes="
                             + perConnection(classesWith, classHistogram(), openWith));
                     break;
@@ -234,8 +248,11 @@ public final class IdleScaleProcess {
                 .handler(pipelines.client()).connect(server.localAddress())).channel();
         client.writeAndFlush(helloFrame(client.alloc()));
         client.writeAndFlush(probeFrame(client.alloc(), PING, 1));
-        long deadline = System.nanoTime() + LOOP_TASK_TIMEOUT.toNanos();
-        while (onLoop(loop, () -> counters.sinkReads) < 2 && System.nanoTime() - deadline < 0) {
+        long deadline = System.nanoTime() + WARM_UP_TIMEOUT.toNanos();
+        // Done when the echo is back; or when the connection closed (the baseline's reader idle can close it first
+        // on a crowded machine, where a cold JVM is slow): the paths are loaded either way.
+        while (onLoop(loop, () -> counters.sinkReads < 2 && counters.closed == 0)
+                && System.nanoTime() - deadline < 0) {
             Thread.sleep(5); // polling a counter owned by the event loop, bounded by the deadline
         }
         client.close();
@@ -336,15 +353,15 @@ public final class IdleScaleProcess {
         ScheduledFuture<?> probeTask = loop.scheduleAtFixedRate(probe, Math.max(0, origin - System.nanoTime()),
                 period, TimeUnit.NANOSECONDS);
         sleepUntil(origin);
+        long t0 = System.nanoTime();
         long cpu0 = processCpuNanos();
         long gcs0 = gcCount();
         long jit0 = jitCpuNanos();
-        long t0 = System.nanoTime();
         sleepUntil(origin + duration);
+        long t1 = System.nanoTime();
         long cpu1 = processCpuNanos();
         long gcs1 = gcCount();
         long jit1 = jitCpuNanos();
-        long t1 = System.nanoTime();
         probeTask.cancel(false);
         String report = onLoop(loop, () -> {
             int[] hist = counters.endWindow();
@@ -355,6 +372,9 @@ public final class IdleScaleProcess {
                     .append(" pongs=").append(counters.pongsInWindow)
                     .append(" open=").append(counters.open).append(" closed=").append(counters.closed)
                     .append(" gcs=").append(gcs1 - gcs0).append(" jit=").append(jit1 - jit0)
+                    .append(" reasons=").append(counters.closeReasons.isEmpty() ? "-" : counters.closeReasons
+                            .entrySet().stream().map(e -> e.getKey() + ":" + e.getValue())
+                            .collect(Collectors.joining(",")))
                     .append(" start=").append(t0 - origin).append(" hist=");
             join(sb, Arrays.stream(hist).asLongStream().toArray(), 1);
             sb.append(" late=");
@@ -402,11 +422,11 @@ public final class IdleScaleProcess {
         try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
             for (Path task : tasks) {
                 try {
-                    String comm = Files.readString(task.resolve("comm")).trim();
+                    String comm = firstLine(task.resolve("comm")).trim();
                     if (!comm.startsWith("C1 CompilerThre") && !comm.startsWith("C2 CompilerThre")) {
                         continue;
                     }
-                    String stat = Files.readString(task.resolve("stat"));
+                    String stat = firstLine(task.resolve("stat"));
                     String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
                     ticks += Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime, stime
                 } catch (IOException | RuntimeException e) {
@@ -429,16 +449,19 @@ public final class IdleScaleProcess {
 
     /**
      * Used heap after full collections: {@code System.gc()} (with the serial collector, a full compacting
-     * collection) until two readings agree within 16 KiB, at most 8 times; the smallest reading. A reading is the
-     * heap pools' usage as the collection left it ({@link MemoryPoolMXBean#getCollectionUsage()}), not their usage
-     * now: right after a collection the threads take fresh allocation buffers (TLABs) of several MiB from eden,
-     * which would count as used.
+     * collection) and pending finalizers run, until two readings agree within 16 KiB (at least 3 readings, at most
+     * 10); the smallest. Objects that only a finalizable object reached survive the first collection after they
+     * became unreachable, so a first reading right after closing connections would still count them. A reading is
+     * the heap pools' usage as the collection left it ({@link MemoryPoolMXBean#getCollectionUsage()}), not their
+     * usage now: right after a collection the threads take fresh allocation buffers (TLABs) of several MiB from
+     * eden, which would count as used.
      */
     static long settledHeap() {
         long best = Long.MAX_VALUE;
         long previous = -1;
-        for (int i = 0; i < 8; i++) {
+        for (int i = 0; i < 10; i++) {
             System.gc();
+            System.runFinalization();
             long used = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
                 MemoryUsage afterGc = pool.getType() == MemoryType.HEAP ? pool.getCollectionUsage() : null;
@@ -447,48 +470,40 @@ public final class IdleScaleProcess {
                 }
             }
             best = Math.min(best, used);
-            if (previous >= 0 && Math.abs(used - previous) < 16 * 1024) {
+            if (i >= 2 && Math.abs(used - previous) < 16 * 1024) {
                 break;
             }
             previous = used;
         }
         return best;
+    }
+
+    /** The first line of a procfs file, read as a stream (procfs reports a size of 0). */
+    private static String firstLine(Path file) throws IOException {
+        try (BufferedReader in = Files.newBufferedReader(file, StandardCharsets.US_ASCII)) {
+            String line = in.readLine();
+            return line == null ? "" : line;
+        }
     }
 
     /**
-     * {@link #settledHeap()} once it stops falling: Netty finishes closing a channel some time after
-     * {@code channelInactive} (up to a few hundred milliseconds here), and until then the channel is reachable. Readings
-     * 100 ms apart, until two agree within 16 KiB (at least 4, at most 30); the smallest.
+     * Instances and bytes per class on the heap, after a full GC ({@code GC.class_histogram}); empty if not
+     * available.
      */
-    static long quietHeap() throws InterruptedException {
-        long best = settledHeap();
-        long previous = best;
-        for (int i = 1; i < 30; i++) {
-            Thread.sleep(100); // pacing between heap readings, bounded by the count
-            long used = settledHeap();
-            best = Math.min(best, used);
-            if (i >= 3 && Math.abs(used - previous) < 16 * 1024) {
-                break;
-            }
-            previous = used;
-        }
-        return best;
-    }
-
-    /** Bytes per class on the heap, after a full GC ({@code GC.class_histogram}); empty if not available. */
-    static Map<String, Long> classHistogram() {
+    static Map<String, long[]> classHistogram() {
         try {
             Object text = ManagementFactory.getPlatformMBeanServer().invoke(
                     new ObjectName("com.sun.management:type=DiagnosticCommand"), "gcClassHistogram",
                     new Object[] {new String[0]}, new String[] {String[].class.getName()});
-            Map<String, Long> bytes = new HashMap<>();
+            Map<String, long[]> classes = new HashMap<>();
             for (String line : String.valueOf(text).split("\n")) {
                 String[] f = line.trim().split("\\s+");
                 if (f.length >= 4 && f[0].endsWith(":")) {
-                    bytes.merge(f[3], Long.parseLong(f[2]), Long::sum);
+                    classes.merge(f[3], new long[] {Long.parseLong(f[1]), Long.parseLong(f[2])},
+                            (a, b) -> new long[] {a[0] + b[0], a[1] + b[1]});
                 }
             }
-            return bytes;
+            return classes;
         } catch (JMException | RuntimeException e) {
             System.err.println("no class histogram: " + e);
             return Map.of();
@@ -499,13 +514,13 @@ public final class IdleScaleProcess {
      * The classes that hold the most heap per connection: (with - without) / connections, largest first, as
      * {@code class:bytes,...} (the 40 largest of at least 1 byte), or {@code -}.
      */
-    static String perConnection(Map<String, Long> with, Map<String, Long> without, int connections) {
+    static String perConnection(Map<String, long[]> with, Map<String, long[]> without, int connections) {
         if (connections <= 0) {
             return "-";
         }
         String top = with.entrySet().stream()
-                .map(e -> Map.entry(e.getKey(), (double) (e.getValue() - without.getOrDefault(e.getKey(), 0L))
-                        / connections))
+                .map(e -> Map.entry(e.getKey(), (double) (e.getValue()[1]
+                        - without.getOrDefault(e.getKey(), new long[2])[1]) / connections))
                 .filter(e -> e.getValue() >= 1)
                 .sorted(Map.Entry.<String, Double>comparingByValue().reversed())
                 .limit(40)
@@ -536,6 +551,12 @@ public final class IdleScaleProcess {
         return 0;
     }
 
+    /**
+     * The process's counters, one set per process (so that no per-connection handler needs a field for them). Owned
+     * by its one event loop: read and written only there.
+     */
+    static final Counters COUNTERS = new Counters();
+
     /** The process's counters. Owned by its one event loop: read and written only there. */
     static final class Counters {
         int open;
@@ -543,6 +564,8 @@ public final class IdleScaleProcess {
         long pongsInWindow;
         long pongsTotal;
         long sinkReads;
+        /** Why connections ended early: a dead-peer reason, a baseline's reader idle, or an exception's class. */
+        final Map<String, Integer> closeReasons = new TreeMap<>();
         private long origin;
         private long duration;
         private int[] pingsPerMilli;
@@ -574,6 +597,7 @@ public final class IdleScaleProcess {
             closed = 0;
             pongsTotal = 0;
             sinkReads = 0;
+            closeReasons.clear();
         }
 
         void pong(long now) {
@@ -649,6 +673,8 @@ public final class IdleScaleProcess {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            counters.closeReasons.merge(cause instanceof PeerDeadException
+                    ? ((PeerDeadException) cause).reason().name() : cause.getClass().getSimpleName(), 1, Integer::sum);
             ctx.close();
         }
     }
@@ -666,6 +692,7 @@ public final class IdleScaleProcess {
                 if (((IdleStateEvent) evt).state() == IdleState.WRITER_IDLE) {
                     ctx.writeAndFlush(probeFrame(ctx.alloc(), PING, ++lastPingId));
                 } else if (((IdleStateEvent) evt).state() == IdleState.READER_IDLE) {
+                    COUNTERS.closeReasons.merge("READER_IDLE", 1, Integer::sum);
                     ctx.close();
                 }
                 return;
@@ -686,6 +713,11 @@ public final class IdleScaleProcess {
     /** The baseline server handler: answers pings with pongs, closes on reader idle. Stateless, so shared. */
     @ChannelHandler.Sharable
     static final class PingAnswerer extends ChannelInboundHandlerAdapter {
+        private final Counters counters;
+
+        PingAnswerer(Counters counters) {
+            this.counters = counters;
+        }
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (probeType(msg) == PING) {
@@ -700,6 +732,7 @@ public final class IdleScaleProcess {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
             if (evt instanceof IdleStateEvent && ((IdleStateEvent) evt).state() == IdleState.READER_IDLE) {
+                counters.closeReasons.merge("READER_IDLE", 1, Integer::sum);
                 ctx.close();
                 return;
             }
@@ -729,12 +762,15 @@ public final class IdleScaleProcess {
         private final Tap tap;
         private final Sink clientSink;
         private final Sink serverSink;
-        private final PingAnswerer answerer = new PingAnswerer();
+        private final Counters counters;
+        private final PingAnswerer answerer;
 
         Pipelines(Mode mode, Duration interval, Counters counters) {
             this.mode = mode;
             this.settings = settings(interval);
             this.tap = new Tap(counters);
+            this.counters = counters;
+            this.answerer = new PingAnswerer(counters);
             this.clientSink = new Sink(counters, false);
             this.serverSink = new Sink(counters, true);
         }
@@ -777,9 +813,12 @@ public final class IdleScaleProcess {
         }
     }
 
-    /** The library's settings for ping interval {@code interval}: timeout half the interval, other defaults. */
+    /**
+     * The library's settings for ping interval {@code interval}: timeout one interval (so the detection bound, with
+     * 2 missed pings, is 3 intervals, like the baseline's reader idle), other defaults.
+     */
     static KeepaliveSettings settings(Duration interval) {
-        return KeepaliveSettings.builder().pingInterval(interval).pingTimeout(interval.dividedBy(2)).build();
+        return KeepaliveSettings.builder().pingInterval(interval).pingTimeout(interval).build();
     }
 
     /** How late a periodic timer runs on the event loop: each run's delay behind its planned time. */
