@@ -78,7 +78,9 @@ public final class IdleScaleBenchmark {
     /** The most connections one child process holds. */
     public static final int MAX_CONNECTIONS_PER_PROCESS = 17_000;
     static final String CHILD_JVM_ARGS_TEXT = "-Xms1g -Xmx1g -XX:+UseSerialGC -XX:-UseDynamicNumberOfCompilerThreads";
-    static final List<String> CHILD_JVM_ARGS = List.of(CHILD_JVM_ARGS_TEXT.split(" "));
+    /** The heap and JIT flags above, and the children's logging quiet (they have no SLF4J provider). */
+    static final List<String> CHILD_JVM_ARGS = List.of("-Xms1g", "-Xmx1g", "-XX:+UseSerialGC",
+            "-XX:-UseDynamicNumberOfCompilerThreads", "-Dslf4j.internal.verbosity=ERROR");
     /** Target: retained heap of the keepalive state per connection. */
     static final double TARGET_STATE_BYTES = 300;
     /** Target: the largest 10 ms window holds at most this many times the mean. */

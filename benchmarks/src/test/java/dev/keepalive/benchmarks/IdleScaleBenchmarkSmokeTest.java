@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 /**
  * The idle-scale benchmark still runs end to end with tiny figures: 200 connections pinged every 500 ms, spread
  * over two server and two client processes (at most 100 connections each), every mode in its own processes, a
- * 1.5 s window; the figures are there and the plot is written. (At a 200 ms interval, cold child JVMs compiling
+ * 1.2 s window; the figures are there and the plot is written. (At a 200 ms interval, cold child JVMs compiling
  * on a busy 2-core machine answer late enough that both the library and the baseline close some connections.)
  */
 class IdleScaleBenchmarkSmokeTest {
@@ -59,8 +59,8 @@ class IdleScaleBenchmarkSmokeTest {
     @Timeout(60)
     void twoHundredIdleConnectionsInEveryModeAreMeasuredAndPlotted() throws Exception {
         assumeTrue(Epoll.isAvailable(), "the benchmark runs on epoll");
-        Config config = new Config(List.of(CONNECTIONS), Duration.ofMillis(500), Duration.ofMillis(300),
-                Duration.ofMillis(1500), List.of(Mode.values()), CONNECTIONS / 2);
+        Config config = new Config(List.of(CONNECTIONS), Duration.ofMillis(500), Duration.ofMillis(200),
+                Duration.ofMillis(1200), List.of(Mode.values()), CONNECTIONS / 2);
         ByteArrayOutputStream printed = new ByteArrayOutputStream();
         Result result;
         try (PrintStream ps = new PrintStream(printed, true, StandardCharsets.UTF_8)) {
@@ -83,17 +83,17 @@ class IdleScaleBenchmarkSmokeTest {
             assertTrue(r.clientHeapPerConnection() > 200, mode + ": client heap " + r.clientHeapPerConnection());
             assertTrue(r.serverHeapPerConnection() > 200, mode + ": server heap " + r.serverHeapPerConnection());
             assertTrue(r.clientCores() > 0 && r.serverCores() > 0, mode + ": CPU measured");
-            // The 10 ms timer ran on each client loop through most of the 1.5 s window.
-            assertTrue(r.latenessNanos().length > 2 * 100, mode + ": " + r.latenessNanos().length + " timer runs");
+            // The 10 ms timer ran on each client loop through most of the 1.2 s window.
+            assertTrue(r.latenessNanos().length > 2 * 80, mode + ": " + r.latenessNanos().length + " timer runs");
         }
         ModeResult bare = size.modes().get(Mode.BARE);
         assertEquals(0, bare.pings(), "nothing pings without keepalive");
         for (Mode mode : List.of(Mode.IDLE_STATE_HANDLER, Mode.KEEPALIVE)) {
             ModeResult r = size.modes().get(mode);
-            // 1.5 s at one ping per 500 ms: about three pings per connection, answered.
-            assertTrue(r.pings() > 2 * CONNECTIONS, mode + ": " + r.pings() + " pings");
-            assertTrue(r.pongs() > 2 * CONNECTIONS, mode + ": " + r.pongs() + " pongs");
-            assertTrue(r.spread().max() > 0 && r.spread().windows() == 150, mode + ": " + r.spread());
+            // 1.2 s at one ping per 500 ms: two or three pings per connection, answered.
+            assertTrue(r.pings() >= 2 * CONNECTIONS, mode + ": " + r.pings() + " pings");
+            assertTrue(r.pongs() >= 2 * CONNECTIONS, mode + ": " + r.pongs() + " pongs");
+            assertTrue(r.spread().max() > 0 && r.spread().windows() == 120, mode + ": " + r.spread());
             assertTrue(r.clientHeapPerConnection() > bare.clientHeapPerConnection(),
                     mode + ": keepalive state costs heap");
         }
