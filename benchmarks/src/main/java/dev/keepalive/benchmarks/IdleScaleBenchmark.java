@@ -136,9 +136,10 @@ public final class IdleScaleBenchmark {
      * @param measure               the measurement window
      * @param modes                 the modes, in the order they run for each N
      * @param connectionsPerProcess the most connections one process holds
+     * @param serverPingInterval    the library's ping interval on the server side (by default the same)
      */
     public record Config(List<Integer> connectionCounts, Duration pingInterval, Duration warmup, Duration measure,
-                         List<Mode> modes, int connectionsPerProcess) {
+                         List<Mode> modes, int connectionsPerProcess, Duration serverPingInterval) {
         public Config {
             connectionCounts = List.copyOf(connectionCounts);
             modes = List.copyOf(modes);
@@ -147,6 +148,10 @@ public final class IdleScaleBenchmark {
             }
             if (pingInterval.toMillis() < 10) {
                 throw new IllegalArgumentException("pingInterval must be >= 10 ms, but was " + pingInterval);
+            }
+            if (serverPingInterval.toMillis() < 10) {
+                throw new IllegalArgumentException("serverPingInterval must be >= 10 ms, but was "
+                        + serverPingInterval);
             }
             if (measure.toMillis() < 100 || measure.compareTo(Duration.ofMinutes(10)) > 0) {
                 throw new IllegalArgumentException("measure must be in 100 ms..10 min, but was " + measure);
@@ -163,13 +168,22 @@ public final class IdleScaleBenchmark {
             }
         }
 
+        /** With the server pinging at the same interval as the client. */
+        public Config(List<Integer> connectionCounts, Duration pingInterval, Duration warmup, Duration measure,
+                      List<Mode> modes, int connectionsPerProcess) {
+            this(connectionCounts, pingInterval, warmup, measure, modes, connectionsPerProcess, pingInterval);
+        }
+
         /** N = 1,000, 10,000, 50,000; 1 s interval; 5 s warm-up; 10 s window; all modes. */
         public static Config defaults() {
             return new Config(List.of(1_000, 10_000, 50_000), Duration.ofSeconds(1), Duration.ofSeconds(5),
                     Duration.ofSeconds(10), List.of(Mode.values()), MAX_CONNECTIONS_PER_PROCESS);
         }
 
-        /** The defaults changed by {@code --interval=1s --warmup=5s --measure=10s --modes=a,b --per-process=n N...}. */
+        /**
+         * The defaults changed by {@code --interval=1s --warmup=5s --measure=10s --modes=a,b --per-process=n
+         * --server-interval=2s N...}.
+         */
         public static Config parse(String... args) {
             Config d = defaults();
             List<Integer> counts = new ArrayList<>();
@@ -178,6 +192,7 @@ public final class IdleScaleBenchmark {
             Duration measure = d.measure();
             List<Mode> modes = d.modes();
             int perProcess = d.connectionsPerProcess();
+            Duration serverInterval = null;
             for (String arg : args) {
                 String value = arg.contains("=") ? arg.substring(arg.indexOf('=') + 1) : "";
                 if (arg.startsWith("--interval=")) {
@@ -188,6 +203,8 @@ public final class IdleScaleBenchmark {
                     measure = duration(value);
                 } else if (arg.startsWith("--modes=")) {
                     modes = Arrays.stream(value.split(",")).map(Mode::parse).collect(Collectors.toList());
+                } else if (arg.startsWith("--server-interval=")) {
+                    serverInterval = duration(value);
                 } else if (arg.startsWith("--per-process=")) {
                     perProcess = Integer.parseInt(value.replace("_", "").replace(",", ""));
                 } else if (arg.matches("[0-9_,]+")) {
@@ -195,11 +212,11 @@ public final class IdleScaleBenchmark {
                 } else {
                     throw new IllegalArgumentException("unknown argument " + arg + "; usage: IdleScaleBenchmark "
                             + "[--interval=1s] [--warmup=5s] [--measure=10s] [--modes=bare,IdleStateHandler,"
-                            + "keepalive] [--per-process=17000] [N ...]");
+                            + "keepalive] [--per-process=17000] [--server-interval=<as --interval>] [N ...]");
                 }
             }
             return new Config(counts.isEmpty() ? d.connectionCounts() : counts, interval, warmup, measure, modes,
-                    perProcess);
+                    perProcess, serverInterval == null ? interval : serverInterval);
         }
 
         /** {@code 1s}, {@code 200ms}, {@code 1.5s}. */
@@ -490,6 +507,10 @@ public final class IdleScaleBenchmark {
                 millis(settings.pingInterval()), millis(settings.pingTimeout()), settings.pingsMissedBeforeDead(),
                 settings.pingJitter(), millis(settings.idleDetectionBound()), millis(readerIdle),
                 millis(settings.pingInterval()), millis(readerIdle));
+        if (!config.serverPingInterval().equals(config.pingInterval())) {
+            out.printf(Locale.ROOT, "  keepalive servers ping at %s (clients at %s)%n",
+                    millis(config.serverPingInterval()), millis(config.pingInterval()));
+        }
         List<SizeResult> sizes = new ArrayList<>();
         for (int n : config.connectionCounts()) {
             Map<Mode, ModeResult> modes = new EnumMap<>(Mode.class);
@@ -508,19 +529,21 @@ public final class IdleScaleBenchmark {
     private static ModeResult runMode(Config config, int n, Mode mode, PrintStream out) throws Exception {
         int processes = (n + config.connectionsPerProcess() - 1) / config.connectionsPerProcess();
         String interval = Long.toString(config.pingInterval().toNanos());
+        String serverInterval = Long.toString(config.serverPingInterval().toNanos());
         List<ChildJvm> servers = new ArrayList<>();
         List<ChildJvm> clients = new ArrayList<>();
         List<String> sources = new ArrayList<>();
         try {
             for (int i = 0; i < processes; i++) {
                 servers.add(ChildJvm.start("idle-server-" + i, IdleScaleProcess.class, CHILD_JVM_ARGS,
-                        List.of("server", mode.name(), interval)));
+                        List.of("server", mode.name(), interval, serverInterval)));
             }
             for (int i = 0; i < processes; i++) {
                 String source = sourceAddress();
                 sources.add(source);
                 clients.add(ChildJvm.start("idle-client-" + i, IdleScaleProcess.class, CHILD_JVM_ARGS,
-                        List.of("client", mode.name(), interval, source, Integer.toString(share(n, processes, i)))));
+                        List.of("client", mode.name(), interval, serverInterval, source,
+                                Integer.toString(share(n, processes, i)))));
             }
             List<String> ports = new ArrayList<>();
             long[] serverHeapBefore = new long[processes];
@@ -579,7 +602,12 @@ public final class IdleScaleBenchmark {
             }
             List<Map<String, String>> closed = new ArrayList<>();
             for (ChildJvm c : all) {
-                closed.add(fields(c.awaitLine("closed", HEAP_TIMEOUT)));
+                Map<String, String> f = fields(c.awaitLine("closed", HEAP_TIMEOUT));
+                if (!"0".equals(f.get("open")) || Long.parseLong(f.getOrDefault("channels", "0")) > 2) {
+                    out.printf(Locale.ROOT, "  warning: %s measured its heap after closing with %s connections "
+                            + "open and %s channels on the heap%n", c, f.get("open"), f.get("channels"));
+                }
+                closed.add(f);
             }
             finishAll(all);
             List<ProcessReport> clientReports = new ArrayList<>();
@@ -733,7 +761,11 @@ public final class IdleScaleBenchmark {
             }
             int[] perMilli = r.pingsPerMilli();
             int[] windows = Reports.rebin(Arrays.copyOf(perMilli, Math.min(perMilli.length, millis)), WINDOW_MILLIS);
-            chart.steps(mode.label(), Reports.axis(windows.length, WINDOW_MILLIS), Reports.doubles(windows));
+            // One more point at the end, so that the last window is drawn to its end.
+            double[] x = Reports.axis(windows.length + 1, WINDOW_MILLIS);
+            double[] y = Arrays.copyOf(Reports.doubles(windows), windows.length + 1);
+            y[windows.length] = windows.length == 0 ? 0 : windows[windows.length - 1];
+            chart.steps(mode.label(), x, y);
             Spread s = r.spread();
             chart.horizontalLine(String.format(Locale.ROOT, "2x mean (%s)", mode.label()), 2 * s.mean());
             any = true;

@@ -68,8 +68,9 @@ import javax.management.ObjectName;
 /**
  * One child process of {@link IdleScaleBenchmark}: a server that accepts connections, or a client that opens them
  * from one source address; one epoll event loop thread for everything (accepting included). The driver starts it
- * with {@code server <mode> <intervalNanos>} or {@code client <mode> <intervalNanos> <sourceAddress> <connections>}
- * and then talks to it in lines (stdin: commands; stdout: answers; stderr: diagnostics):
+ * with {@code server <mode> <intervalNanos> <serverIntervalNanos>} or {@code client <mode> <intervalNanos>
+ * <serverIntervalNanos> <sourceAddress> <connections>} (the server interval is the ping interval of the library on
+ * the server side) and then talks to it in lines (stdin: commands; stdout: answers; stderr: diagnostics):
  * <ul>
  *   <li>at start: {@code ready [port=<p>] heap=<bytes>}, the used heap after full GCs with no connection;</li>
  *   <li>{@code connect <port>,<port>,...} (client): opens the connections, spread round-robin over the servers,
@@ -84,9 +85,10 @@ import javax.management.ObjectName;
  *       and the lateness of a {@value #PROBE_PERIOD_MILLIS} ms timer on the event loop;</li>
  *   <li>{@code heap}: answers {@code heap used=<bytes> open=<n>}, after full GCs;</li>
  *   <li>{@code close}: a client closes its connections, a server waits until its clients did; then answers
- *       {@code closed heap=<bytes> open=<n> classes=<class>:<bytes>,...}, the used heap after full GCs without
- *       connections but with all the state the process built while they ran (buffer pools, caches, grown tables),
- *       and the classes that held the most heap per connection (class histograms with and without them);</li>
+ *       {@code closed heap=<bytes> open=<n> channels=<n> classes=<class>:<bytes>,...}, the used heap after full
+ *       GCs without connections (read again until no socket channel is left on the heap) but with all the state the
+ *       process built while they ran (buffer pools, caches, grown tables), and the classes that held the most heap
+ *       per connection (class histograms with and without them);</li>
  *   <li>end of stdin: the process exits (so it never outlives the driver).</li>
  * </ul>
  *
@@ -122,11 +124,12 @@ public final class IdleScaleProcess {
         String role = args[0];
         Mode mode = Mode.valueOf(args[1]);
         Duration interval = Duration.ofNanos(Long.parseLong(args[2]));
+        Duration serverInterval = Duration.ofNanos(Long.parseLong(args[3]));
         BlockingQueue<String> commands = readCommands();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         EventLoop loop = group.next();
         Counters counters = COUNTERS;
-        Pipelines pipelines = new Pipelines(mode, interval, counters);
+        Pipelines pipelines = new Pipelines(mode, interval, serverInterval, counters);
         warmUpPaths(group, loop, pipelines, counters);
         // First calls load and start what they use (the platform MBean server among them): now, so that every heap
         // reading includes it and the window starts on time.
@@ -147,8 +150,8 @@ public final class IdleScaleProcess {
                     .bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0)).sync().channel();
             answer("ready port=" + ((InetSocketAddress) server.localAddress()).getPort() + " heap=" + settledHeap());
         } else if (role.equals("client")) {
-            source = InetAddress.getByName(args[3]);
-            connections = Integer.parseInt(args[4]);
+            source = InetAddress.getByName(args[4]);
+            connections = Integer.parseInt(args[5]);
             client = new Bootstrap().group(group).channel(EpollSocketChannel.class)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 0) // no timeout task per connection; bounded here
                     .handler(pipelines.client());
@@ -183,9 +186,16 @@ public final class IdleScaleProcess {
                     closeAll(channels);
                     channels = new Channel[0]; // the heap measured next must not see them through this frame
                     int open = awaitAllClosed(loop, counters);
+                    // Netty lets go of a closed channel some time after channelInactive: wait (bounded) until no
+                    // socket channel is left on the heap, then measure. (Once gone, they stay gone.)
+                    long deadline = System.nanoTime() + CLOSE_TIMEOUT.toNanos() / 4;
+                    while (channelsOnHeap(classHistogram()) > 2 && System.nanoTime() - deadline < 0) {
+                        Thread.sleep(100); // pacing between heap inspections, bounded by the deadline
+                    }
                     long heapClosed = settledHeap();
-                    answer("closed heap=" + heapClosed + " open=" + open + " classes="
-                            + perConnection(classesWith, classHistogram(), openWith));
+                    Map<String, long[]> classesClosed = classHistogram();
+                    answer("closed heap=" + heapClosed + " open=" + open + " channels=" + channelsOnHeap(classesClosed)
+                            + " classes=" + perConnection(classesWith, classesClosed, openWith));
                     break;
                 default:
                     throw new IllegalArgumentException("unknown command: " + line);
@@ -452,16 +462,24 @@ public final class IdleScaleProcess {
      * collection) and pending finalizers run, until two readings agree within 16 KiB (at least 3 readings, at most
      * 10); the smallest. Objects that only a finalizable object reached survive the first collection after they
      * became unreachable, so a first reading right after closing connections would still count them. A reading is
-     * the heap pools' usage as the collection left it ({@link MemoryPoolMXBean#getCollectionUsage()}), not their
-     * usage now: right after a collection the threads take fresh allocation buffers (TLABs) of several MiB from
-     * eden, which would count as used.
+     * the heap pools' usage as the last full collection left it ({@link MemoryPoolMXBean#getCollectionUsage()}),
+     * not their usage now: right after a collection the threads take fresh allocation buffers (TLABs) of several
+     * MiB from eden, which would count as used. A reading counts only if the full collector ran for it (a request
+     * can be dropped, for example while a thread holds a JNI critical region); otherwise it is asked again.
      */
-    static long settledHeap() {
+    static long settledHeap() throws InterruptedException {
+        GarbageCollectorMXBean full = fullCollector();
         long best = Long.MAX_VALUE;
         long previous = -1;
-        for (int i = 0; i < 10; i++) {
+        int readings = 0;
+        for (int attempt = 0; attempt < 40 && readings < 10; attempt++) {
+            long before = full.getCollectionCount();
             System.gc();
             System.runFinalization();
+            if (full.getCollectionCount() == before) {
+                Thread.sleep(10); // the collection did not run: ask again shortly (bounded by the attempts)
+                continue;
+            }
             long used = 0;
             for (MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
                 MemoryUsage afterGc = pool.getType() == MemoryType.HEAP ? pool.getCollectionUsage() : null;
@@ -470,12 +488,27 @@ public final class IdleScaleProcess {
                 }
             }
             best = Math.min(best, used);
-            if (i >= 2 && Math.abs(used - previous) < 16 * 1024) {
+            readings++;
+            if (readings >= 3 && Math.abs(used - previous) < 16 * 1024) {
                 break;
             }
             previous = used;
         }
+        if (readings == 0) {
+            throw new IllegalStateException("System.gc() ran no full collection in 40 attempts");
+        }
         return best;
+    }
+
+    /** The collector that collects the whole heap: the one that manages the most memory pools. */
+    private static GarbageCollectorMXBean fullCollector() {
+        GarbageCollectorMXBean full = null;
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            if (full == null || gc.getMemoryPoolNames().length > full.getMemoryPoolNames().length) {
+                full = gc;
+            }
+        }
+        return full;
     }
 
     /** The first line of a procfs file, read as a stream (procfs reports a size of 0). */
@@ -508,6 +541,11 @@ public final class IdleScaleProcess {
             System.err.println("no class histogram: " + e);
             return Map.of();
         }
+    }
+
+    /** Socket channels in a class histogram. */
+    private static long channelsOnHeap(Map<String, long[]> classes) {
+        return classes.getOrDefault(EpollSocketChannel.class.getName(), new long[1])[0];
     }
 
     /**
@@ -752,22 +790,25 @@ public final class IdleScaleProcess {
      *       closed its own connections in about half the runs at 1,000 connections: on a cold JVM, right after
      *       connecting, the first writer-idle ping ran over half a second late and its pong missed the reader-idle
      *       deadline; the closes then stalled the loop further, and took every connection with them.)</li>
-     *   <li>keepalive: {@link KeepaliveHandler} with {@link #settings(Duration)} on both ends, as users would
-     *       configure it (TCP options applied, default probe, no listener).</li>
+     *   <li>keepalive: {@link KeepaliveHandler} with {@link #settings(Duration)} on both ends (the server's with
+     *       its own interval, by default the same), as users would configure it (TCP options applied, default
+     *       probe, no listener).</li>
      * </ul>
      */
     static final class Pipelines {
         private final Mode mode;
         private final KeepaliveSettings settings;
+        private final KeepaliveSettings serverSettings;
         private final Tap tap;
         private final Sink clientSink;
         private final Sink serverSink;
         private final Counters counters;
         private final PingAnswerer answerer;
 
-        Pipelines(Mode mode, Duration interval, Counters counters) {
+        Pipelines(Mode mode, Duration interval, Duration serverInterval, Counters counters) {
             this.mode = mode;
             this.settings = settings(interval);
+            this.serverSettings = settings(serverInterval);
             this.tap = new Tap(counters);
             this.counters = counters;
             this.answerer = new PingAnswerer(counters);
@@ -802,7 +843,7 @@ public final class IdleScaleProcess {
                             }
                             break;
                         case KEEPALIVE:
-                            p.addLast(KeepaliveHandler.builder(settings).build());
+                            p.addLast(KeepaliveHandler.builder(client ? settings : serverSettings).build());
                             break;
                         default:
                             break;
