@@ -32,8 +32,9 @@ import java.util.stream.Collectors;
  *
  * runs N = 1,000, 10,000 and 50,000 with a ping interval of 1 s, 5 s of warm-up and 10 s of measurement per mode
  * (about 4 minutes in all on 2 cores). Options, all optional: {@code --interval=1s --warmup=5s --measure=10s
- * --modes=bare,IDLE_STATE_HANDLER,keepalive --per-process=17000}, then the connection counts ({@code 1000 10000}).
- * Plots go to {@code benchmarks/results} (or the directory in {@code -Dkeepalive.benchmarks.out}).
+ * --modes=bare,IdleStateHandler,keepalive --per-process=17000 --server-interval=1s} (the library's ping interval on
+ * the server side; by default the clients'), then the connection counts ({@code 1000 10000}). Plots go to
+ * {@code benchmarks/results} (or the directory in {@code -Dkeepalive.benchmarks.out}).
  *
  * <h2>Set-up</h2>
  * For each N and each mode, fresh processes ({@link IdleScaleProcess}): {@code ceil(N / 17,000)} servers and as many
@@ -42,11 +43,13 @@ import java.util.stream.Collectors;
  * listen on 127.0.0.1, port 0 (a fresh port per run); each client binds its own source address 127.a.b.c, derived
  * from the driver's pid and a counter, so that one address never needs more than 17,000 of its ~28,000 ephemeral
  * ports and no run meets the TIME_WAIT sockets of a recent one. Clients spread their connections round-robin over
- * the servers and connect with at most 1,000 attempts outstanding. Every child runs with
- * {@value #CHILD_JVM_ARGS_TEXT}: a fixed heap (no resizing, the same in every mode, roomy enough that a young
- * collection is rare within a window) and the serial collector, whose {@code System.gc()} is a full compacting
- * collection (so used heap after it is the live set) and which runs no concurrent GC threads to blur the CPU
- * figures on 2 cores.
+ * the servers, connect with at most 1,000 attempts outstanding, and send one application frame on each connection,
+ * which the server sends back: every connection, bare ones too, has carried a message each way (and holds the
+ * read-path state any used connection holds). Every child runs with {@value #CHILD_JVM_ARGS_TEXT}: a fixed heap (no
+ * resizing, the same in every mode, roomy enough that a young collection is rare within a window), the serial
+ * collector, whose {@code System.gc()} is a full compacting collection (so used heap after it is the live set) and
+ * which runs no concurrent GC threads to blur the CPU figures on 2 cores, and a fixed set of JIT compiler threads
+ * (their CPU time is read per thread, see below).
  *
  * <p>All modes use the same frames: 4-byte length prefix, and pings and pongs in {@code BinaryProbe}'s 11-byte
  * layout. The pipelines are described in {@link IdleScaleProcess.Pipelines}: the baseline client has
@@ -56,20 +59,30 @@ import java.util.stream.Collectors;
  * idle), default jitter 0.2, on both ends.
  *
  * <h2>Measures</h2>
+ * All processes measure the same window, {@code [origin, origin + measure)} in {@link System#nanoTime()}
+ * (CLOCK_MONOTONIC on Linux: one clock for every process on the machine), after the warm-up.
  * <ul>
- *   <li>Retained heap per connection, client and server: used heap after full GCs (repeated until stable) with all
- *       connections up, at the end, minus the same before connecting, divided by the process's connections. The
- *       keepalive state is the difference to the bare mode (target: under 300 bytes).</li>
- *   <li>Process CPU ({@code OperatingSystemMXBean#getProcessCpuTime}) of clients and servers over the window: per
- *       second, as a share of one core, and per ping, where pings are those sent by either end in the window (each
- *       costs the client a send or an answer).</li>
- *   <li>Spread: every process records the time ({@link System#nanoTime()}, CLOCK_MONOTONIC, one clock for all
- *       processes on the machine) of each ping frame it writes, per millisecond of the window, observed by the
- *       same small handler at the same spot of every pipeline; the driver adds them up and reports the largest
- *       count in any 10 ms window (fixed windows; also sliding) against the mean per 10 ms, with what a uniformly
- *       random placement would give (the median largest of as many Poisson counts), and plots pings per 10 ms of
- *       the first two intervals ({@code idle-scale-spread-<N>.png}).</li>
+ *   <li>Retained heap per connection, client and server: used heap after full GCs (repeated until stable, pending
+ *       finalizers run between them) with all connections up, after the window, minus the same once the
+ *       connections are closed and no socket channel is left on the heap, divided by the connections. The
+ *       second reading keeps what the process built once for all (buffer pools, caches, grown tables), so the
+ *       difference is what each connection holds. The keepalive state is the difference to the bare mode (target:
+ *       under 300 bytes), and class histograms taken with the two readings show which classes make it up. Also
+ *       printed: heap growth since before connecting, per connection, one-time state included.</li>
+ *   <li>Process CPU ({@code OperatingSystemMXBean#getProcessCpuTime}) of clients and servers over the window, as a
+ *       share of one core, and the part the JIT compiler threads used (from {@code /proc/self/task}). Per ping:
+ *       process CPU without the JIT compilers (whose work is a warm-up cost that a short run does not finish at
+ *       small N) divided by the pings sent by either end in the window (each costs the client a send or an
+ *       answer); with the JIT too, and above the bare mode's CPU.</li>
+ *   <li>Spread: one small handler at the same spot of every pipeline (after the framing, before the keepalive
+ *       handlers) sees every frame written and counts each ping frame per millisecond of the window: the library
+ *       and the baseline are observed alike, at the same cost. The driver adds up all processes and reports the
+ *       largest count in a 10 ms window (fixed windows; also sliding) against the mean per 10 ms, with what a
+ *       uniformly random placement would give (the median largest of as many Poisson counts), and plots pings per
+ *       10 ms over the first two intervals ({@code idle-scale-spread-<N>.png}).</li>
  *   <li>Lateness of a 10 ms fixed-rate timer on each client's event loop during the window: p99 and max.</li>
+ *   <li>Connections closed before the end of the window, with the reasons (dead-peer reasons, the baseline's
+ *       reader idle).</li>
  * </ul>
  * Each N prints a table with the baseline beside the library, their ratio and the issue's targets marked met or
  * MISSED; {@link #run(Config, PrintStream)} returns the same figures for tests.

@@ -120,7 +120,19 @@ public final class IdleScaleProcess {
     private IdleScaleProcess() {
     }
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] args) {
+        try {
+            run(args);
+        } catch (Throwable t) {
+            // The event loop thread is not a daemon: without this, a failed child would live on until killed.
+            System.err.println("idle-scale child failed: " + t);
+            t.printStackTrace();
+            System.err.flush();
+            Runtime.getRuntime().halt(1);
+        }
+    }
+
+    private static void run(String[] args) throws Exception {
         String role = args[0];
         Mode mode = Mode.valueOf(args[1]);
         Duration interval = Duration.ofNanos(Long.parseLong(args[2]));
@@ -144,10 +156,10 @@ public final class IdleScaleProcess {
         Map<String, long[]> classesWith = Map.of();
         int openWith = 0;
         if (role.equals("server")) {
-            Channel server = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
+            Channel server = settle(new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
                     .option(ChannelOption.SO_BACKLOG, 8192)
                     .childHandler(pipelines.server())
-                    .bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0)).sync().channel();
+                    .bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0))).channel();
             answer("ready port=" + ((InetSocketAddress) server.localAddress()).getPort() + " heap=" + settledHeap());
         } else if (role.equals("client")) {
             source = InetAddress.getByName(args[4]);
