@@ -17,6 +17,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
@@ -30,10 +31,13 @@ import java.util.stream.Collectors;
  *
  * <pre>java -cp benchmarks/target/benchmarks.jar dev.keepalive.benchmarks.IdleScaleBenchmark</pre>
  *
- * runs N = 1,000, 10,000 and 50,000 with a ping interval of 1 s, 5 s of warm-up and 10 s of measurement per mode
- * (about 4 minutes in all on 2 cores). Options, all optional: {@code --interval=1s --warmup=5s --measure=10s
- * --modes=bare,IdleStateHandler,keepalive --per-process=17000 --server-interval=1s} (the library's ping interval on
- * the server side; by default the clients'), then the connection counts ({@code 1000 10000}). Plots go to
+ * runs N = 1,000, 10,000 and 50,000 with a ping interval of 1 s (5 s at 50,000, see below), 5 s of warm-up and 10 s
+ * of measurement per mode (about 4 minutes in all on 2 cores). Options, all optional: {@code --interval=1s
+ * --warmup=5s --measure=10s --modes=bare,IdleStateHandler,keepalive --per-process=17000 --server-interval=1s} (the
+ * library's ping interval on the server side; by default the clients') {@code --max-ping-rate=10000} (where N
+ * connections pinging every interval would send more pings per second than this, the interval becomes N / rate
+ * seconds; 0 keeps it: 50,000 connections pinged every second need more than 2 cores, with either
+ * implementation), then the connection counts ({@code 1000 10000}). Plots go to
  * {@code benchmarks/results} (or the directory in {@code -Dkeepalive.benchmarks.out}).
  *
  * <h2>Set-up</h2>
@@ -88,6 +92,13 @@ import java.util.stream.Collectors;
  * MISSED; {@link #run(Config, PrintStream)} returns the same figures for tests.
  */
 public final class IdleScaleBenchmark {
+    /**
+     * Pings per second (all connections) above which the interval is lengthened by default: what 2 cores sustain
+     * with room to spare. At 10,000 connections pinged every second, the library takes about 0.9 of a core (client
+     * and server together) and the baseline 0.6; at 50,000 every second they would need about 5 and 3 cores, the
+     * event loops fall seconds behind and both end up closing their own connections.
+     */
+    public static final int DEFAULT_MAX_PING_RATE = 10_000;
     /** The most connections one child process holds. */
     public static final int MAX_CONNECTIONS_PER_PROCESS = 17_000;
     static final String CHILD_JVM_ARGS_TEXT = "-Xms1g -Xmx1g -XX:+UseSerialGC -XX:-UseDynamicNumberOfCompilerThreads";
@@ -150,9 +161,13 @@ public final class IdleScaleBenchmark {
      * @param modes                 the modes, in the order they run for each N
      * @param connectionsPerProcess the most connections one process holds
      * @param serverPingInterval    the library's ping interval on the server side (by default the same)
+     * @param maxPingRate           where N connections pinging every {@code pingInterval} would send more pings per
+     *                              second than this, the interval is lengthened to N / maxPingRate seconds (for
+     *                              both ends, both the library and the baseline); 0: never
      */
     public record Config(List<Integer> connectionCounts, Duration pingInterval, Duration warmup, Duration measure,
-                         List<Mode> modes, int connectionsPerProcess, Duration serverPingInterval) {
+                         List<Mode> modes, int connectionsPerProcess, Duration serverPingInterval,
+                         int maxPingRate) {
         public Config {
             connectionCounts = List.copyOf(connectionCounts);
             modes = List.copyOf(modes);
@@ -175,19 +190,39 @@ public final class IdleScaleBenchmark {
             if (modes.isEmpty()) {
                 throw new IllegalArgumentException("modes must not be empty");
             }
+            if (maxPingRate < 0) {
+                throw new IllegalArgumentException("maxPingRate must be >= 0, but was " + maxPingRate);
+            }
             if (connectionsPerProcess < 1 || connectionsPerProcess > MAX_CONNECTIONS_PER_PROCESS) {
                 throw new IllegalArgumentException("connectionsPerProcess must be in 1.." + MAX_CONNECTIONS_PER_PROCESS
                         + ", but was " + connectionsPerProcess);
             }
         }
 
-        /** With the server pinging at the same interval as the client. */
+        /** With the server pinging at the same interval as the client, and the default ping rate cap. */
         public Config(List<Integer> connectionCounts, Duration pingInterval, Duration warmup, Duration measure,
                       List<Mode> modes, int connectionsPerProcess) {
-            this(connectionCounts, pingInterval, warmup, measure, modes, connectionsPerProcess, pingInterval);
+            this(connectionCounts, pingInterval, warmup, measure, modes, connectionsPerProcess, pingInterval,
+                    DEFAULT_MAX_PING_RATE);
         }
 
-        /** N = 1,000, 10,000, 50,000; 1 s interval; 5 s warm-up; 10 s window; all modes. */
+        /** The ping interval at {@code n} connections: {@link #pingInterval()}, or longer to keep within {@link
+         *  #maxPingRate()}. */
+        public Duration interval(int n) {
+            if (maxPingRate == 0) {
+                return pingInterval;
+            }
+            Duration floor = Duration.ofNanos((long) Math.ceil(n * 1e9 / maxPingRate));
+            return floor.compareTo(pingInterval) > 0 ? floor : pingInterval;
+        }
+
+        /** The library's ping interval on the server side at {@code n} connections, lengthened as the clients'. */
+        public Duration serverInterval(int n) {
+            return Duration.ofNanos(Math.round(serverPingInterval.toNanos()
+                    * ((double) interval(n).toNanos() / pingInterval.toNanos())));
+        }
+
+        /** N = 1,000, 10,000, 50,000; 1 s interval (5 s at 50,000); 5 s warm-up; 10 s window; all modes. */
         public static Config defaults() {
             return new Config(List.of(1_000, 10_000, 50_000), Duration.ofSeconds(1), Duration.ofSeconds(5),
                     Duration.ofSeconds(10), List.of(Mode.values()), MAX_CONNECTIONS_PER_PROCESS);
@@ -195,7 +230,7 @@ public final class IdleScaleBenchmark {
 
         /**
          * The defaults changed by {@code --interval=1s --warmup=5s --measure=10s --modes=a,b --per-process=n
-         * --server-interval=2s N...}.
+         * --server-interval=2s --max-ping-rate=10000 N...}.
          */
         public static Config parse(String... args) {
             Config d = defaults();
@@ -206,6 +241,7 @@ public final class IdleScaleBenchmark {
             List<Mode> modes = d.modes();
             int perProcess = d.connectionsPerProcess();
             Duration serverInterval = null;
+            int maxPingRate = d.maxPingRate();
             for (String arg : args) {
                 String value = arg.contains("=") ? arg.substring(arg.indexOf('=') + 1) : "";
                 if (arg.startsWith("--interval=")) {
@@ -218,6 +254,8 @@ public final class IdleScaleBenchmark {
                     modes = Arrays.stream(value.split(",")).map(Mode::parse).collect(Collectors.toList());
                 } else if (arg.startsWith("--server-interval=")) {
                     serverInterval = duration(value);
+                } else if (arg.startsWith("--max-ping-rate=")) {
+                    maxPingRate = Integer.parseInt(value.replace("_", "").replace(",", ""));
                 } else if (arg.startsWith("--per-process=")) {
                     perProcess = Integer.parseInt(value.replace("_", "").replace(",", ""));
                 } else if (arg.matches("[0-9_,]+")) {
@@ -225,11 +263,12 @@ public final class IdleScaleBenchmark {
                 } else {
                     throw new IllegalArgumentException("unknown argument " + arg + "; usage: IdleScaleBenchmark "
                             + "[--interval=1s] [--warmup=5s] [--measure=10s] [--modes=bare,IdleStateHandler,"
-                            + "keepalive] [--per-process=17000] [--server-interval=<as --interval>] [N ...]");
+                            + "keepalive] [--per-process=17000] [--server-interval=<as --interval>] "
+                            + "[--max-ping-rate=10000] [N ...]");
                 }
             }
             return new Config(counts.isEmpty() ? d.connectionCounts() : counts, interval, warmup, measure, modes,
-                    perProcess, serverInterval == null ? interval : serverInterval);
+                    perProcess, serverInterval == null ? interval : serverInterval, maxPingRate);
         }
 
         /** {@code 1s}, {@code 200ms}, {@code 1.5s}. */
@@ -324,12 +363,19 @@ public final class IdleScaleBenchmark {
             return servers.stream().mapToInt(ProcessReport::openAtEnd).sum();
         }
 
-        /** Why connections closed early, on either end, with counts. */
-        public Map<String, Long> closeReasons() {
-            Map<String, Long> m = new java.util.TreeMap<>();
-            for (List<ProcessReport> ps : List.of(clients, servers)) {
-                ps.forEach(p -> p.closeReasons().forEach((k, v) -> m.merge(k, v, Long::sum)));
-            }
+        /** Why the clients closed connections early, with counts. */
+        public Map<String, Long> clientCloseReasons() {
+            return reasons(clients);
+        }
+
+        /** Why the servers closed connections early, with counts. */
+        public Map<String, Long> serverCloseReasons() {
+            return reasons(servers);
+        }
+
+        private static Map<String, Long> reasons(List<ProcessReport> ps) {
+            Map<String, Long> m = new TreeMap<>();
+            ps.forEach(p -> p.closeReasons().forEach((k, v) -> m.merge(k, v, Long::sum)));
             return m;
         }
 
@@ -508,20 +554,26 @@ public final class IdleScaleBenchmark {
         out.printf(Locale.ROOT, "idle scale: N = %s; ping interval %s; %s warm-up, %s window per mode; modes %s; "
                         + "epoll, one event loop thread per process, at most %,d connections per process; child "
                         + "JVMs %s; %d cores here, %s%n",
-                config.connectionCounts().stream().map(n -> String.format(Locale.ROOT, "%,d", n))
-                        .collect(Collectors.joining(", ")), millis(config.pingInterval()), millis(config.warmup()),
-                millis(config.measure()), config.modes().stream().map(Mode::label).collect(Collectors.joining(", ")),
+                config.connectionCounts().stream().map(n -> String.format(Locale.ROOT, "%,d (%s)", n,
+                        millis(config.interval(n)))).collect(Collectors.joining(", ")), millis(config.pingInterval()),
+                millis(config.warmup()), millis(config.measure()),
+                config.modes().stream().map(Mode::label).collect(Collectors.joining(", ")),
                 config.connectionsPerProcess(), CHILD_JVM_ARGS_TEXT, Runtime.getRuntime().availableProcessors(),
                 System.getProperty("java.vm.version"));
-        Duration readerIdle = config.pingInterval().multipliedBy(IdleScaleProcess.BASELINE_READER_IDLE_INTERVALS);
-        out.printf(Locale.ROOT, "  keepalive: pingInterval %s, pingTimeout %s, pingsMissedBeforeDead %d, jitter %.1f "
-                        + "(bound %s), on both ends; baseline: IdleStateHandler(readerIdle %s, writerIdle %s) + a "
-                        + "ping on writer idle on the client, IdleStateHandler(readerIdle %s) + a pong on the server%n",
-                millis(settings.pingInterval()), millis(settings.pingTimeout()), settings.pingsMissedBeforeDead(),
-                settings.pingJitter(), millis(settings.idleDetectionBound()), millis(readerIdle),
-                millis(settings.pingInterval()), millis(readerIdle));
+        if (config.maxPingRate() > 0) {
+            out.printf(Locale.ROOT, "  the interval is lengthened to N / %,d s where N connections would ping more "
+                    + "than %,d times per second (the N above shows the interval used)%n", config.maxPingRate(),
+                    config.maxPingRate());
+        }
+        out.printf(Locale.ROOT, "  keepalive: pingInterval = interval, pingTimeout = interval, pingsMissedBeforeDead "
+                        + "%d, jitter %.1f (bound %d x interval), on both ends; baseline: IdleStateHandler(readerIdle "
+                        + "= %d x interval, writerIdle = interval) + a ping on writer idle on the client, "
+                        + "IdleStateHandler(readerIdle = %d x interval) + a pong on the server%n",
+                settings.pingsMissedBeforeDead(), settings.pingJitter(),
+                settings.idleDetectionBound().toNanos() / settings.pingInterval().toNanos(),
+                IdleScaleProcess.BASELINE_READER_IDLE_INTERVALS, IdleScaleProcess.BASELINE_READER_IDLE_INTERVALS);
         if (!config.serverPingInterval().equals(config.pingInterval())) {
-            out.printf(Locale.ROOT, "  keepalive servers ping at %s (clients at %s)%n",
+            out.printf(Locale.ROOT, "  keepalive servers ping at %s (clients at %s), lengthened alike%n",
                     millis(config.serverPingInterval()), millis(config.pingInterval()));
         }
         List<SizeResult> sizes = new ArrayList<>();
@@ -541,8 +593,8 @@ public final class IdleScaleBenchmark {
 
     private static ModeResult runMode(Config config, int n, Mode mode, PrintStream out) throws Exception {
         int processes = (n + config.connectionsPerProcess() - 1) / config.connectionsPerProcess();
-        String interval = Long.toString(config.pingInterval().toNanos());
-        String serverInterval = Long.toString(config.serverPingInterval().toNanos());
+        String interval = Long.toString(config.interval(n).toNanos());
+        String serverInterval = Long.toString(config.serverInterval(n).toNanos());
         List<ChildJvm> servers = new ArrayList<>();
         List<ChildJvm> clients = new ArrayList<>();
         List<String> sources = new ArrayList<>();
@@ -761,11 +813,11 @@ public final class IdleScaleBenchmark {
         return q;
     }
 
-    /** Pings per 10 ms over the first two intervals of the window, the baseline beside the library. */
+    /** Pings per 10 ms over the first two intervals of the window (4 s at most), the baseline beside the library. */
     private static Path chart(Config config, int n, Map<Mode, ModeResult> modes) {
-        int millis = (int) Math.min(config.measure().toMillis(), 2 * config.pingInterval().toMillis());
+        int millis = (int) Math.min(Math.min(config.measure().toMillis(), 2 * config.interval(n).toMillis()), 4000);
         Chart chart = Chart.titled(String.format(Locale.ROOT, "Pings per 10 ms, %,d idle connections, interval %s",
-                n, millis(config.pingInterval())), "time in the window (ms)", "pings in the 10 ms window");
+                n, millis(config.interval(n))), "time in the window (ms)", "pings in the 10 ms window");
         boolean any = false;
         for (Mode mode : List.of(Mode.IDLE_STATE_HANDLER, Mode.KEEPALIVE)) {
             ModeResult r = modes.get(mode);
@@ -797,8 +849,12 @@ public final class IdleScaleBenchmark {
         t.row("processes (servers + clients)", cell(m, r -> r.servers().size() + " + " + r.clients().size()));
         t.row("connections open, client / server", cell(m, r -> String.format(Locale.ROOT, "%,d / %,d",
                 r.clientsOpen(), r.serversOpen())));
-        t.row("connections closed during the run, both ends", cell(m, r -> String.format(Locale.ROOT, "%,d%s",
-                r.closed(), r.closeReasons().isEmpty() ? "" : " " + r.closeReasons())));
+        t.row("connections closed during the run, both ends", cell(m, r -> String.format(Locale.ROOT, "%,d",
+                r.closed())));
+        if (m.values().stream().anyMatch(r -> r.closed() > 0)) {
+            t.row("  why, by the clients", cell(m, r -> r.clientCloseReasons().toString()));
+            t.row("  why, by the servers", cell(m, r -> r.serverCloseReasons().toString()));
+        }
         t.row("connect time (slowest client)", cell(m, r -> String.format(Locale.ROOT, "%.2f s",
                 r.connectNanos() / 1e9)));
         t.row("retained heap per connection, client", cell(m, r -> bytes(r.clientHeapPerConnection())));
@@ -863,7 +919,8 @@ public final class IdleScaleBenchmark {
         t.row("GCs in window, all processes", cell(m, r -> Long.toString(r.gcs())));
         t.row("latest window start (after the planned)", cell(m, r -> millisOf(r.latestStartNanos())));
         out.printf(Locale.ROOT, "%nidle scale, N = %,d: ping interval %s, window %s after %s warm-up%n",
-                size.connections(), millis(config.pingInterval()), millis(config.measure()), millis(config.warmup()));
+                size.connections(), millis(config.interval(size.connections())), millis(config.measure()),
+                millis(config.warmup()));
         t.print(out);
         if (bare != null) {
             for (ModeResult r : new ModeResult[] {base, lib}) {

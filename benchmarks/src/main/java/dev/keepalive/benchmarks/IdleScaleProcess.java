@@ -22,6 +22,7 @@ import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
@@ -166,6 +167,9 @@ public final class IdleScaleProcess {
             connections = Integer.parseInt(args[5]);
             client = new Bootstrap().group(group).channel(EpollSocketChannel.class)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 0) // no timeout task per connection; bounded here
+                    // The source port is chosen at connect(), per destination: a bind to port 0 would search the
+                    // address's whole port space at each of 17,000 binds.
+                    .option(EpollChannelOption.IP_BIND_ADDRESS_NO_PORT, true)
                     .handler(pipelines.client());
             answer("ready heap=" + settledHeap());
         } else {
@@ -185,6 +189,7 @@ public final class IdleScaleProcess {
                     measure(loop, counters, Long.parseLong(words[1]), Long.parseLong(words[2]));
                     break;
                 case "heap":
+                    dropClosed(channels); // connections that closed early are not measured
                     long used = settledHeap();
                     openWith = onLoop(loop, () -> counters.open);
                     // Only classes with an instance for every other connection or more: the big full histogram
@@ -244,13 +249,24 @@ public final class IdleScaleProcess {
         return Arrays.stream(list.split(",")).map(Integer::valueOf).collect(Collectors.toList());
     }
 
+    /** Forgets the channels already closed. */
+    private static void dropClosed(Channel[] channels) {
+        for (int i = 0; i < channels.length; i++) {
+            if (channels[i] != null && !channels[i].isOpen()) {
+                channels[i] = null;
+            }
+        }
+    }
+
     /**
      * Closes {@code channels}. A method of its own: an interpreted frame keeps the loop's hidden copy of the array
      * reachable until the slot is reused, which would keep every closed channel on the heap.
      */
     private static void closeAll(Channel[] channels) {
         for (Channel ch : channels) {
-            ch.close();
+            if (ch != null) {
+                ch.close();
+            }
         }
     }
 
