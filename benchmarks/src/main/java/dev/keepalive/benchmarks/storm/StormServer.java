@@ -5,7 +5,6 @@ import dev.keepalive.netty.KeepaliveHandler;
 import dev.keepalive.netty.KeepaliveProbe;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -156,11 +155,12 @@ public final class StormServer {
     }
 
     private static Channel listen(ServerBootstrap bootstrap, InetSocketAddress address) throws InterruptedException {
-        long[] listening = new long[1];
-        ChannelFuture bound = bootstrap.bind(address);
-        bound.addListener(f -> listening[0] = System.nanoTime()); // on the event loop, as soon as it is bound
-        Channel channel = bound.sync().channel();
-        bound.addListener(f -> System.out.println("LISTENING " + listening[0])); // after the first listener ran
+        // Taken before the bind: a lower bound of the instant the kernel starts accepting. A time taken after the bind
+        // can come after a client already connected (the event loop may be preempted between listen() and any
+        // listener), and that client would then look connected before the server listened.
+        long listening = System.nanoTime();
+        Channel channel = bootstrap.bind(address).sync().channel();
+        System.out.println("LISTENING " + listening);
         return channel;
     }
 }
