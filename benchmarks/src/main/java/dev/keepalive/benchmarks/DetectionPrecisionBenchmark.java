@@ -104,6 +104,7 @@ public final class DetectionPrecisionBenchmark {
                         "milliseconds", "fraction of connections declared dead")
                 .cdf("time from the black hole to the verdict", fromFault)
                 .cdf("silence reported by the verdict", silence)
+                .yTop(1).includeX(0)
                 .verticalLine("bound " + r.bound().toMillis() + " ms", r.bound().toMillis())
                 .verticalLine("+50 ms", r.bound().toMillis() + 50)
                 .write(Reports.file("detection-cdf-" + r.connections() + ".png"));

@@ -181,9 +181,17 @@ public final class HotPathBenchmark {
                     default:
                         break;
                 }
-                ch.pipeline().addLast(app.get());
+                ch.pipeline().addLast(app.get(), new CloseOnException());
             }
         };
+    }
+
+    /** Closing the pairs after a measurement resets connections with frames in flight: close quietly. */
+    static final class CloseOnException extends ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
     }
 
     /** What users write today: ping when nothing was written for the writer-idle time. */

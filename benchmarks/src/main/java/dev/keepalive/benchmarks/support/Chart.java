@@ -50,6 +50,8 @@ public final class Chart {
     private final String yLabel;
     private final List<Series> series = new ArrayList<>();
     private final List<Marker> markers = new ArrayList<>();
+    private double fixedYTop = Double.NaN;
+    private double includeX = Double.NaN;
 
     private Chart(String title, String xLabel, String yLabel) {
         this.title = title;
@@ -81,6 +83,21 @@ public final class Chart {
             y[i] = (i + 1) / (double) x.length;
         }
         return steps(name, x, y);
+    }
+
+    /** Fixes the top of the y axis (for example 1 for a CDF) instead of fitting it to the data. */
+    public Chart yTop(double top) {
+        if (!(top > 0)) {
+            throw new IllegalArgumentException("yTop must be > 0, but was " + top);
+        }
+        fixedYTop = top;
+        return this;
+    }
+
+    /** Stretches the x axis to include {@code x} (for example 0, so that distances from the origin read true). */
+    public Chart includeX(double x) {
+        includeX = x;
+        return this;
     }
 
     /** A dashed vertical line at {@code x}, labelled. */
@@ -126,11 +143,15 @@ public final class Chart {
                 yMax = Math.max(yMax, m.value());
             }
         }
+        if (!Double.isNaN(includeX)) {
+            xMin = Math.min(xMin, includeX);
+            xMax = Math.max(xMax, includeX);
+        }
         if (!(xMin < xMax)) {
             xMin = Double.isFinite(xMin) ? xMin - 1 : 0;
             xMax = xMin + 2;
         }
-        double yTop = niceCeiling(yMax <= 0 ? 1 : yMax * 1.05);
+        double yTop = Double.isNaN(fixedYTop) ? niceCeiling(yMax <= 0 ? 1 : yMax * 1.05) : fixedYTop;
         BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = image.createGraphics();
         try {
@@ -143,8 +164,8 @@ public final class Chart {
             for (int i = 0; i < series.size(); i++) {
                 drawSeries(g, f, series.get(i), PALETTE[i % PALETTE.length]);
             }
-            for (Marker m : markers) {
-                drawMarker(g, f, m);
+            for (int i = 0; i < markers.size(); i++) {
+                drawMarker(g, f, markers.get(i), i);
             }
             drawLegend(g);
         } finally {
@@ -219,14 +240,16 @@ public final class Chart {
         g.setStroke(new BasicStroke(1f));
     }
 
-    private static void drawMarker(Graphics2D g, Frame f, Marker m) {
+    private static void drawMarker(Graphics2D g, Frame f, Marker m, int index) {
         g.setColor(Color.GRAY);
         g.setStroke(new BasicStroke(1f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f},
                 0f));
         if (m.vertical()) {
             int x = f.px(m.value());
             g.drawLine(x, TOP, x, HEIGHT - BOTTOM);
-            g.drawString(m.label(), x + 4, TOP + 12);
+            int width = g.getFontMetrics().stringWidth(m.label());
+            int labelX = x + 4 + width > WIDTH ? x - 4 - width : x + 4; // left of the line at the right edge
+            g.drawString(m.label(), labelX, TOP + 12 + 14 * index); // staggered, so that close markers stay legible
         } else {
             int y = f.py(m.value());
             g.drawLine(LEFT, y, WIDTH - RIGHT, y);
