@@ -35,8 +35,8 @@ import java.util.Optional;
  *   <tr><td>pingsMissedBeforeDead</td><td>2</td><td>1..100</td><td>consecutive unanswered pings that make a peer
  *       dead</td></tr>
  *   <tr><td>pingJitter</td><td>0.2</td><td>0..0.5</td><td>each idle wait is shortened by a random fraction up to
- *       this, and the first wait after connect is uniform over one mean period, so that many connections do not
- *       ping together; 0 = exact intervals</td></tr>
+ *       this (the first wait after connect by up to half the interval), so that many connections do not ping
+ *       together; 0 = exact intervals</td></tr>
  *   <tr><td>readIdleTimeout</td><td>none</td><td>&gt; 0</td><td>dead when nothing at all arrives for this
  *       long</td></tr>
  *   <tr><td>writeStallTimeout</td><td>none</td><td>&gt; 0</td><td>dead when outbound bytes stay pending without
@@ -391,9 +391,8 @@ public final class KeepaliveSettings {
 
         /**
          * The largest fraction by which each idle wait is randomly shortened, so that connections opened together
-         * do not ping together; with jitter on, the first wait after connect is uniform over one mean ping period
-         * ({@code pingInterval x (1 - jitter / 2)}), so a burst of new connections pings evenly spread from the
-         * start. Jitter only ever shortens the wait, so
+         * do not ping together; with jitter on, the first wait after connect is shortened by up to half the
+         * interval, so a burst of new connections starts spread out. Jitter only ever shortens the wait, so
          * detection bounds hold. 0 keeps every wait exactly the ping interval. Default
          * {@value #DEFAULT_PING_JITTER}.
          *
