@@ -35,8 +35,7 @@ import java.util.Optional;
  *   <tr><td>pingsMissedBeforeDead</td><td>2</td><td>1..100</td><td>consecutive unanswered pings that make a peer
  *       dead</td></tr>
  *   <tr><td>pingJitter</td><td>0.2</td><td>0..0.5</td><td>each idle wait is shortened by a random fraction up to
- *       this (the first wait after connect by up to half the interval), so that many connections do not ping
- *       together; 0 = exact intervals</td></tr>
+ *       this, so that many connections do not ping together</td></tr>
  *   <tr><td>readIdleTimeout</td><td>none</td><td>&gt; 0</td><td>dead when nothing at all arrives for this
  *       long</td></tr>
  *   <tr><td>writeStallTimeout</td><td>none</td><td>&gt; 0</td><td>dead when outbound bytes stay pending without
@@ -391,9 +390,7 @@ public final class KeepaliveSettings {
 
         /**
          * The largest fraction by which each idle wait is randomly shortened, so that connections opened together
-         * do not ping together; with jitter on, the first wait after connect is shortened by up to half the
-         * interval, so a burst of new connections starts spread out. Jitter only ever shortens the wait, so
-         * detection bounds hold. 0 keeps every wait exactly the ping interval. Default
+         * do not ping together. Jitter only ever shortens the wait, so detection bounds hold. Default
          * {@value #DEFAULT_PING_JITTER}.
          *
          * @throws IllegalArgumentException if not in 0..0.5

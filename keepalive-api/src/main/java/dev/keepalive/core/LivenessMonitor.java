@@ -40,9 +40,6 @@ import java.util.function.DoubleSupplier;
  *       something more often than every {@code pingInterval x (0.75 - pingJitter)} is never pinged. From the last
  *       inbound byte, an unresponsive peer is declared dead within {@link KeepaliveSettings#idleDetectionBound()},
  *       plus timer lateness.</li>
- *   <li>With jitter on, the first wait after the connection becomes active is shortened by a random fraction up to
- *       half the interval (or the jitter, if larger), so that connections opened in the same instant spread their
- *       pings over half an interval from the start. Jitter 0 keeps every wait exactly {@code pingInterval}.</li>
  *   <li>Read idle is declared between {@code readIdleTimeout} and {@code readIdleTimeout x 9/8} after the last
  *       inbound byte; a write stall between {@code writeStallTimeout} and {@code writeStallTimeout x 9/8} after the
  *       last outbound progress was observed.</li>
@@ -111,12 +108,6 @@ public final class LivenessMonitor {
     private final boolean activeProbing;
     private final long intervalNanos;
     private final double jitter;
-    /**
-     * With jitter on, the first wait after {@link #onActive()} is shortened by a random fraction up to this (or the
-     * jitter, if larger): connections opened together (a restart, a reconnect storm, a pool warming up) start half
-     * an interval apart at most, instead of pinging in lockstep until the jitter slowly drifts them apart.
-     */
-    static final double FIRST_WAIT_SPREAD = 0.5;
     private final long timeoutMaxNanos;
     private final long timeoutMinNanos;
     private final int missedBeforeDead;
@@ -228,7 +219,7 @@ public final class LivenessMonitor {
         lastInboundHigh = now;
         inboundUncertainty = 0;
         lastCheckAt = now;
-        drawInterval(jitter > 0 ? Math.max(jitter, FIRST_WAIT_SPREAD) : 0);
+        drawInterval();
         computeDeadline(now);
         return Action.NONE;
     }
@@ -495,11 +486,7 @@ public final class LivenessMonitor {
     }
 
     private void drawInterval() {
-        drawInterval(jitter);
-    }
-
-    private void drawInterval(double spread) {
-        long cut = (long) (intervalNanos * spread * random.getAsDouble());
+        long cut = (long) (intervalNanos * jitter * random.getAsDouble());
         currentIntervalNanos = intervalNanos - Math.max(0, Math.min(cut, intervalNanos / 2));
     }
 
