@@ -40,10 +40,6 @@ import java.util.function.DoubleSupplier;
  *       something more often than every {@code pingInterval x (0.75 - pingJitter)} is never pinged. From the last
  *       inbound byte, an unresponsive peer is declared dead within {@link KeepaliveSettings#idleDetectionBound()},
  *       plus timer lateness.</li>
- *   <li>A pong and a ping from the peer are recorded to the nanosecond (they need no {@link #onInbound()}). While
- *       none of our pings is outstanding, the next ping waits the full interval from the peer's ping: when both
- *       ends ping at the same (jittered) interval, the end that pinged first keeps pinging and the other stands
- *       down, so a connection carries one ping per interval, not one from each end.</li>
  *   <li>Read idle is declared between {@code readIdleTimeout} and {@code readIdleTimeout x 9/8} after the last
  *       inbound byte; a write stall between {@code writeStallTimeout} and {@code writeStallTimeout x 9/8} after the
  *       last outbound progress was observed.</li>
@@ -274,8 +270,7 @@ public final class LivenessMonitor {
     }
 
     /**
-     * A pong arrived carrying {@code pingId}. An answered pong's arrival is recorded exactly: {@link #onInbound()}
-     * is not needed for its bytes (it is harmless, but would ask for an early timer).
+     * A pong arrived carrying {@code pingId}. Call {@link #onInbound()} for its bytes as for any message.
      *
      * @return what the pong was; only {@link PongResult#ANSWERED} changes anything
      */
@@ -313,48 +308,28 @@ public final class LivenessMonitor {
     }
 
     /**
-     * The peer sent a ping; {@link #onInbound()} is not needed for its bytes. While none of our pings is outstanding,
-     * its arrival is recorded exactly, as for a pong, and the next ping waits the full interval from this one, without
-     * jitter: a peer that pings at the same interval (jittered, so a little more often) then always pings first,
-     * and one ping per interval keeps both ends watched, instead of both ends racing to ping. While our ping is
-     * outstanding, it counts as any inbound message: the peer is alive, even if the pong to our ping is late.
+     * The peer sent a ping. Call {@link #onInbound()} for its bytes as for any message.
      *
      * @return whether to answer it, or to close the connection for pinging too often
      */
     public PeerPingVerdict onPeerPing() {
         peerPingsReceived++;
-        if (!isWatching()) {
+        if (minPeerPingNanos == 0 || !isWatching()) {
             return PeerPingVerdict.ANSWER;
         }
         long now = ticker.nanoTime();
-        if (minPeerPingNanos > 0) {
-            if (peerPinged && now - lastPeerPingAt < minPeerPingNanos) {
-                peerStrikes++;
-                peerPingStrikesTotal++;
-                if (peerStrikes > peerPingStrikesAllowed) {
-                    markDead(DeadPeerReason.TOO_MANY_PINGS);
-                    return PeerPingVerdict.TOO_MANY_PINGS;
-                }
-            } else {
-                peerStrikes = 0;
+        if (peerPinged && now - lastPeerPingAt < minPeerPingNanos) {
+            peerStrikes++;
+            peerPingStrikesTotal++;
+            if (peerStrikes > peerPingStrikesAllowed) {
+                markDead(DeadPeerReason.TOO_MANY_PINGS);
+                return PeerPingVerdict.TOO_MANY_PINGS;
             }
+        } else {
+            peerStrikes = 0;
         }
         peerPinged = true;
         lastPeerPingAt = now;
-        if (state == LivenessState.WATCHING) {
-            inboundSinceCheck = false;
-            lastInboundHigh = now;
-            inboundUncertainty = 0;
-            lastCheckAt = now;
-            inboundAtLastCheck = false;
-            currentIntervalNanos = intervalNanos;
-            computeDeadline(now);
-        } else if (!inboundSinceCheck) {
-            // Our ping is outstanding: like any inbound message, this proves the peer alive at the timeout check,
-            // even if our pong is late (a busy peer answers late, but its own ping got through).
-            inboundSinceCheck = true;
-            firstInboundSinceCheck = now;
-        }
         return PeerPingVerdict.ANSWER;
     }
 

@@ -128,8 +128,6 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private boolean closeRequested;
     /** A message reached {@link #channelRead} since the last {@code channelReadComplete}. */
     private boolean readInBatch;
-    /** Set by the probe sink when the monitor recorded the exact arrival of the message being read. */
-    private boolean arrivalRecorded;
     private ScheduledFuture<?> timer;
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
@@ -267,20 +265,15 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
         readInBatch = true;
-        arrivalRecorded = false;
+        if (monitor.onInbound()) {
+            arm();
+        }
         boolean consumed;
         try {
             consumed = probe.consume(msg, sink);
         } catch (RuntimeException e) {
-            if (monitor.onInbound()) {
-                arm();
-            }
             ReferenceCountUtil.release(msg);
             throw e;
-        }
-        // An answered pong or a peer's ping has its exact arrival recorded already; anything else is a flag.
-        if (!arrivalRecorded && monitor.onInbound()) {
-            arm();
         }
         if (consumed) {
             ReferenceCountUtil.release(msg);
@@ -499,12 +492,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         public void pingReceived(long pingId) {
             PeerPingVerdict verdict = monitor.onPeerPing();
             if (verdict == PeerPingVerdict.ANSWER) {
-                arrivalRecorded = true;
                 Object pong = probe.newPong(ctx.alloc(), pingId);
                 if (pong != null) {
                     ctx.writeAndFlush(pong);
                 }
-                arm();
                 return;
             }
             if (!tooManyPingsLogged) {
@@ -529,7 +520,6 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
                         monitor.lastRttNanos() / 1000);
             }
             if (result == PongResult.ANSWERED) {
-                arrivalRecorded = true;
                 try {
                     listener.onPongReceived(ctx.channel().remoteAddress(), pingId,
                             Duration.ofNanos(monitor.lastRttNanos()));

@@ -99,34 +99,6 @@ class KeepaliveHandlerTest {
     }
 
     @Test
-    void anEndWhosePeerPingsStandsDownAndPingsOnlyAFullIntervalAfterThePeersLastPing() {
-        // Jitter on, and the random source at its largest cut: this end's own waits are as short as they get.
-        handler = KeepaliveHandler.builder(settings().pingJitter(0.2).build()).listener(events).ticker(ticker)
-                .random(() -> 0.99).build();
-        ch = new EmbeddedChannel();
-        time = new EmbeddedTime(ticker, ch);
-        ch.pipeline().addLast(handler);
-        // The peer pings every 0.85 x I (its own jittered wait): more often than this end's plain interval, less
-        // often than this end's shortest jittered wait.
-        Duration peerEvery = I.multipliedBy(85).dividedBy(100);
-        time.advance(I.dividedBy(20));
-        for (int round = 1; round <= 50; round++) {
-            ch.writeInbound(binary(BinaryProbe.TYPE_PING, round));
-            long[] pong = readProbe();
-            assertEquals(BinaryProbe.TYPE_PONG, pong[0], "round " + round);
-            assertEquals(round, pong[1]);
-            time.advance(peerEvery);
-            assertNull(ch.readOutbound(), "no ping of our own in round " + round);
-        }
-        assertEquals(0, handler.stats().pingsSent());
-        // The peer stops: the ping comes exactly one interval (no jitter) after its last ping.
-        time.advance(I.minus(peerEvery).minusNanos(1));
-        assertNull(ch.readOutbound(), "not before a full interval of silence");
-        time.advance(Duration.ofNanos(1));
-        assertEquals(BinaryProbe.TYPE_PING, readProbe()[0]);
-    }
-
-    @Test
     void applicationMessagesPassThroughUntouched() {
         start(settings().build(), KeepaliveProbe.binary());
         ByteBuf app = Unpooled.copiedBuffer("hello", StandardCharsets.US_ASCII);
