@@ -1,10 +1,10 @@
 package dev.keepalive.benchmarks;
 
 import dev.keepalive.benchmarks.support.Chart;
-import dev.keepalive.benchmarks.support.Reports;
 import io.netty.channel.epoll.Epoll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -27,6 +27,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * or returns plausible figures. The figures themselves come from the documented commands (BENCHMARKS.md).
  */
 class BenchmarksSmokeTest {
+    @RegisterExtension
+    final PlotDirectory plots = new PlotDirectory();
 
     @Test
     @Timeout(60)
@@ -57,20 +59,16 @@ class BenchmarksSmokeTest {
 
     @Test
     @Timeout(60)
-    void detectionPrecisionDeclaresEveryBlackHoledConnectionDeadAndPlotsTheCdf(@TempDir Path out)
-            throws Exception {
+    void detectionPrecisionDeclaresEveryBlackHoledConnectionDeadAndPlotsTheCdf() throws Exception {
         assumeTrue(Epoll.isAvailable(), "the benchmark runs on epoll");
         DetectionPrecisionBenchmark.Result r = DetectionPrecisionBenchmark.run(20, Duration.ofMillis(1500));
         assertEquals(20, r.fromFaultNanos().length, "every connection declared dead: " + r.reasons());
         // Wide tolerance: a smoke run on a busy CI machine, not the measurement (that is the documented command).
         assertEquals(0, r.laterThan(Duration.ofMillis(500)), "verdicts within bound + 500 ms");
         assertTrue(r.latenessNanos().length > 50, "the 10 ms timer fired " + r.latenessNanos().length + " times");
-        String previous = System.setProperty(Reports.OUTPUT_PROPERTY, out.toString());
-        try {
-            assertPng(DetectionPrecisionBenchmark.plot(r));
-        } finally {
-            restore(previous);
-        }
+        Path png = DetectionPrecisionBenchmark.plot(r);
+        assertTrue(png.startsWith(plots.dir()), png + " is in the output directory");
+        assertPng(png);
     }
 
     @Test
@@ -94,13 +92,5 @@ class BenchmarksSmokeTest {
         BufferedImage image = ImageIO.read(png.toFile());
         assertEquals(960, image.getWidth());
         return image;
-    }
-
-    private static void restore(String previous) {
-        if (previous == null) {
-            System.clearProperty(Reports.OUTPUT_PROPERTY);
-        } else {
-            System.setProperty(Reports.OUTPUT_PROPERTY, previous);
-        }
     }
 }

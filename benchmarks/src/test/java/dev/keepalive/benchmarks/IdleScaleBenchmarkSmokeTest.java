@@ -5,13 +5,10 @@ import dev.keepalive.benchmarks.IdleScaleBenchmark.Mode;
 import dev.keepalive.benchmarks.IdleScaleBenchmark.ModeResult;
 import dev.keepalive.benchmarks.IdleScaleBenchmark.Result;
 import dev.keepalive.benchmarks.IdleScaleBenchmark.SizeResult;
-import dev.keepalive.benchmarks.support.Reports;
 import io.netty.channel.epoll.Epoll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -36,24 +33,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class IdleScaleBenchmarkSmokeTest {
     private static final int CONNECTIONS = 200;
 
-    @TempDir
-    Path out;
-    private String previousOut;
-
-    @BeforeEach
-    void plotsToTheTempDir() {
-        previousOut = System.getProperty(Reports.OUTPUT_PROPERTY);
-        System.setProperty(Reports.OUTPUT_PROPERTY, out.toString());
-    }
-
-    @AfterEach
-    void restoreTheOutputDir() {
-        if (previousOut == null) {
-            System.clearProperty(Reports.OUTPUT_PROPERTY);
-        } else {
-            System.setProperty(Reports.OUTPUT_PROPERTY, previousOut);
-        }
-    }
+    @RegisterExtension
+    final PlotDirectory plots = new PlotDirectory();
 
     @Test
     @Timeout(60)
@@ -102,7 +83,7 @@ class IdleScaleBenchmarkSmokeTest {
                 "dev.keepalive.core.LivenessMonitor"), "the heap breakdown names the library's state");
 
         Path png = size.chart();
-        assertEquals(out.resolve("idle-scale-spread-" + CONNECTIONS + ".png"), png);
+        assertEquals(plots.dir().resolve("idle-scale-spread-" + CONNECTIONS + ".png"), png);
         byte[] head = Arrays.copyOf(Files.readAllBytes(png), 8);
         assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, head, png + " is a PNG");
         assertTrue(text.contains("largest 10 ms window / mean") && text.contains("< 300 B:"), text);

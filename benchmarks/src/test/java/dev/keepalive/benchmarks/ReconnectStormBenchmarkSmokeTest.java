@@ -3,12 +3,9 @@ package dev.keepalive.benchmarks;
 import dev.keepalive.benchmarks.ReconnectStormBenchmark.Config;
 import dev.keepalive.benchmarks.ReconnectStormBenchmark.Result;
 import dev.keepalive.benchmarks.ReconnectStormBenchmark.Storm;
-import dev.keepalive.benchmarks.support.Reports;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,24 +26,8 @@ class ReconnectStormBenchmarkSmokeTest {
     private static final int CLIENTS = 200;
     private static final Duration DOWNTIME = Duration.ofMillis(500);
 
-    @TempDir
-    Path out;
-    private String previousOut;
-
-    @BeforeEach
-    void plotsToTheTempDir() {
-        previousOut = System.getProperty(Reports.OUTPUT_PROPERTY);
-        System.setProperty(Reports.OUTPUT_PROPERTY, out.toString());
-    }
-
-    @AfterEach
-    void restoreTheOutputDir() {
-        if (previousOut == null) {
-            System.clearProperty(Reports.OUTPUT_PROPERTY);
-        } else {
-            System.setProperty(Reports.OUTPUT_PROPERTY, previousOut);
-        }
-    }
+    @RegisterExtension
+    final PlotDirectory plots = new PlotDirectory();
 
     @Test
     @Timeout(90)
@@ -81,11 +62,11 @@ class ReconnectStormBenchmarkSmokeTest {
 
         assertEquals(2, result.charts().size());
         for (Path png : result.charts()) {
-            assertTrue(png.startsWith(out), png + " is in the output directory");
+            assertTrue(png.startsWith(plots.dir()), png + " is in the output directory");
             byte[] head = Arrays.copyOf(Files.readAllBytes(png), 8);
             assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, head, png + " is a PNG");
         }
-        assertEquals(out.resolve("reconnect-storm-" + CLIENTS + ".png"), result.charts().get(0));
+        assertEquals(plots.dir().resolve("reconnect-storm-" + CLIENTS + ".png"), result.charts().get(0));
         assertEquals(0, ProcessHandle.current().children().filter(ProcessHandle::isAlive).count(),
                 "no child process outlives the run");
     }
