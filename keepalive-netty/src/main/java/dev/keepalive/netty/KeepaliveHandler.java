@@ -5,6 +5,7 @@ import dev.keepalive.KeepaliveListener;
 import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.KeepaliveStats;
 import dev.keepalive.PeerDeadException;
+import dev.keepalive.PeerDiagnosis;
 import dev.keepalive.Ticker;
 import dev.keepalive.core.LivenessMonitor;
 import dev.keepalive.core.LivenessMonitor.Action;
@@ -12,8 +13,11 @@ import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
 import dev.keepalive.core.LivenessMonitor.PingCause;
 import dev.keepalive.core.LivenessMonitor.PongResult;
 import dev.keepalive.netty.internal.IoErrors;
+import dev.keepalive.netty.internal.KernelDiagnosis;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
@@ -121,6 +125,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private final LivenessMonitor monitor;
     private final ProbeSink sink = new ProbeSink();
     private final Runnable timerTask = this::onTimer;
+    /** Runs when the channel's close completes, before the close future's later listeners and channelInactive. */
+    private final ChannelFutureListener closeListener = this::onChannelClosed;
 
     private ChannelHandlerContext ctx;
     private boolean initialized;
@@ -133,6 +139,12 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private volatile PeerDeadException deadCause;
     private volatile EffectiveTcpOptions effectiveTcpOptions;
     private volatile KeepaliveStats lastStats;
+    /** The channel's outbound buffer, kept to fail its writes with the reason when the transport closes it. */
+    private ChannelOutboundBuffer outboundBuffer;
+    /** The last read from the socket ended the stream (the peer's FIN). */
+    private boolean endOfStream;
+    /** An I/O error of the transport that no reason matched, for the close that follows it. */
+    private IOException unclassifiedError;
 
     private KeepaliveHandler(Builder b) {
         this.settings = b.settings;
@@ -198,6 +210,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         probe = bound;
         interceptsWrites = bound.interceptsWrites();
+        ch.closeFuture().addListener(closeListener);
         if (ch.isActive() && ch.isRegistered()) {
             initialize();
         }
@@ -205,6 +218,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (!ctx.channel().closeFuture().isDone()) {
+            ctx.channel().closeFuture().removeListener(closeListener);
+        }
         destroy();
     }
 
@@ -226,10 +242,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         if (!closeRequested && probe.closeAnnounced()) {
             log.debug("{} closed the connection as it had announced", ctx.channel().remoteAddress());
-        } else if (!closeRequested && monitor.markDead(DeadPeerReason.CLOSED_BY_PEER)) {
-            PeerDeadException e = newDeadException(DeadPeerReason.CLOSED_BY_PEER, null);
-            deadCause = e;
-            notifyPeerDead(e);
+        } else {
+            onConnectionLost(); // normally done already, when the close completed
         }
         destroy();
         super.channelInactive(ctx);
@@ -243,6 +257,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         if (applyTcpOptions) {
             effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
         }
+        outboundBuffer = ctx.channel().unsafe().outboundBuffer();
         monitor.onActive();
         arm();
     }
@@ -290,7 +305,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      */
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
-        if (!readInBatch) {
+        boolean endedStream = readEndedStream(); // also after messages: the same read pass may end the stream
+        if (!readInBatch && !endedStream) {
             if (monitor.onInbound()) {
                 arm();
             }
@@ -306,8 +322,20 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return;
         }
         DeadPeerReason reason = IoErrors.classify(cause);
+        if (reason == null && cause instanceof IOException) {
+            unclassifiedError = (IOException) cause;
+        }
+        PeerDiagnosis diagnosis = PeerDiagnosis.UNKNOWN;
+        if (reason == DeadPeerReason.TCP_TIMEOUT) {
+            EffectiveTcpOptions tcp = effectiveTcpOptions;
+            diagnosis = KernelDiagnosis.diagnoseKernelTimeout(KernelDiagnosis.read(ctx.channel()),
+                    tcp == null ? 0 : tcp.userTimeoutMillis());
+            if (diagnosis == PeerDiagnosis.APPLICATION_NOT_ANSWERING) {
+                reason = DeadPeerReason.WRITE_STALL; // zero-window probes answered until TCP_USER_TIMEOUT
+            }
+        }
         if (reason != null && !closeRequested && monitor.markDead(reason)) {
-            PeerDeadException e = newDeadException(reason, cause);
+            PeerDeadException e = newDeadException(reason, diagnosis, cause);
             deadCause = e;
             failPendingWrites(e);
             probe.connectionEnded(e);
@@ -395,6 +423,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         if (action == Action.SEND_PING) {
             sendPing(true);
         } else if (action == Action.PEER_DEAD) {
+            if (monitor.deadReason() == DeadPeerReason.PING_TIMEOUT) {
+                reportFinalMiss();
+            }
             declareDead(monitor.deadReason());
             return;
         }
@@ -447,9 +478,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     // ---- death -----------------------------------------------------------------------------------------------
 
     private void declareDead(DeadPeerReason reason) {
-        PeerDeadException e = newDeadException(reason, null);
+        PeerDeadException e = newDeadException(reason, diagnoseSilence(reason), null);
         deadCause = e;
-        log.debug("{}", e.getMessage());
         failPendingWrites(e);
         probe.connectionEnded(e);
         notifyPeerDead(e);
@@ -457,16 +487,124 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         ctx.close();
     }
 
-    private PeerDeadException newDeadException(DeadPeerReason reason, Throwable cause) {
+    private PeerDeadException newDeadException(DeadPeerReason reason, PeerDiagnosis diagnosis, Throwable cause) {
         long rtt = monitor.lastRttNanos();
-        return new PeerDeadException(reason, ctx.channel().remoteAddress(),
+        return new PeerDeadException(reason, diagnosis, ctx.channel().remoteAddress(),
                 Duration.ofNanos(monitor.sinceLastInboundNanos(ticker.nanoTime())), monitor.missedPings(),
                 rtt < 0 ? null : Duration.ofNanos(rtt), cause);
+    }
+
+    /**
+     * The kernel's view after a verdict of silence, read while the socket is still open; {@link PeerDiagnosis#UNKNOWN}
+     * for other verdicts and on transports that cannot read it.
+     */
+    private PeerDiagnosis diagnoseSilence(DeadPeerReason reason) {
+        if (reason != DeadPeerReason.PING_TIMEOUT && reason != DeadPeerReason.READ_IDLE
+                && reason != DeadPeerReason.WRITE_STALL) {
+            return PeerDiagnosis.UNKNOWN;
+        }
+        return KernelDiagnosis.diagnose(KernelDiagnosis.read(ctx.channel()),
+                TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(ticker.nanoTime())));
+    }
+
+    /** The ping that ends the connection was missed too: the listener hears of it as of every other miss. */
+    private void reportFinalMiss() {
+        try {
+            listener.onPingMissed(ctx.channel().remoteAddress(), monitor.pingId(), monitor.missedPings());
+        } catch (RuntimeException e) {
+            log.warn("KeepaliveListener threw", e);
+        }
+    }
+
+    /**
+     * Whether the last read from the socket found the end of the stream: such a read brings no byte, so it is no
+     * sign of life, and it means that the peer closed. Netty passes {@code channelReadComplete} on for it before it
+     * closes the channel (or shuts its input down).
+     */
+    private boolean readEndedStream() {
+        if (ctx.channel().unsafe().recvBufAllocHandle().lastBytesRead() < 0) {
+            endOfStream = true;
+            return true;
+        }
+        return false;
+    }
+
+    // ---- a close this handler did not ask for -------------------------------------------------------------
+
+    /**
+     * The channel's close completed. Runs before {@code channelInactive} and, since the listener is added when the
+     * handler is, before the close future's listeners added after that, and before the transport fails the writes
+     * still queued: so {@link #deadCause()} is set, and those writes fail with it.
+     */
+    private void onChannelClosed(ChannelFuture future) {
+        if (ctx != null && !probe.closeAnnounced()) {
+            onConnectionLost();
+        }
+    }
+
+    /**
+     * The connection ended without this handler or the application (through it) asking: says why, as far as it can
+     * be known. An error the transport met on a write (a reset, a kernel timeout) is classified as on a read; a FIN
+     * is {@link DeadPeerReason#CLOSED_BY_PEER}; an unclassified error is {@link DeadPeerReason#IO_ERROR}; a close
+     * started elsewhere on this side is {@link DeadPeerReason#CLOSED_LOCALLY}.
+     */
+    private void onConnectionLost() {
+        if (closeRequested || deadCause != null) {
+            return;
+        }
+        Throwable writeError = transportCloseCause();
+        DeadPeerReason reason;
+        Throwable cause;
+        if (writeError != null) {
+            reason = IoErrors.classify(writeError);
+            cause = writeError;
+            if (reason == null) {
+                reason = DeadPeerReason.IO_ERROR;
+            }
+        } else if (endOfStream) {
+            reason = DeadPeerReason.CLOSED_BY_PEER;
+            cause = null;
+        } else if (unclassifiedError != null) {
+            reason = DeadPeerReason.IO_ERROR;
+            cause = unclassifiedError;
+        } else {
+            reason = DeadPeerReason.CLOSED_LOCALLY;
+            cause = null;
+        }
+        if (!monitor.markDead(reason)) {
+            return;
+        }
+        PeerDeadException e = newDeadException(reason, PeerDiagnosis.UNKNOWN, cause);
+        deadCause = e;
+        failPendingWrites(e);
+        notifyPeerDead(e);
+        if (writeError != null) {
+            ctx.fireExceptionCaught(e); // the transport fails the write only: the pipeline has not heard of it
+        }
+    }
+
+    /**
+     * The error with which the transport closed the channel after a failed write, or {@code null}. Netty keeps it
+     * and hands it, as the cause of a {@code ClosedChannelException}, to any write made after the close: one empty
+     * write straight to the closed channel's {@code unsafe} reads it, touching no handler.
+     */
+    private Throwable transportCloseCause() {
+        Channel ch = ctx.channel();
+        if (ch.isOpen() || ch.unsafe().outboundBuffer() != null || !ctx.executor().inEventLoop()) {
+            return null;
+        }
+        ChannelPromise probeWrite = ch.newPromise();
+        ch.unsafe().write(Unpooled.EMPTY_BUFFER, probeWrite);
+        Throwable closed = probeWrite.cause();
+        return closed == null ? null : closed.getCause();
     }
 
     /** Fails what is queued in the channel with the dead-peer cause, so that no write ends in a bare close. */
     private void failPendingWrites(IOException cause) {
         ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
+        if (buf == null) {
+            buf = outboundBuffer; // closed by the transport: its writes are still queued while the close completes
+        }
         if (buf == null) {
             return;
         }
@@ -477,6 +615,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     private void notifyPeerDead(PeerDeadException e) {
+        log.debug("{}", e.getMessage());
         lastStats = monitor.stats();
         try {
             listener.onPeerDead(e);

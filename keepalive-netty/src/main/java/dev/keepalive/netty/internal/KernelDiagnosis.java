@@ -1,0 +1,136 @@
+package dev.keepalive.netty.internal;
+
+import dev.keepalive.PeerDiagnosis;
+import io.netty.channel.Channel;
+
+import java.lang.reflect.Method;
+
+/**
+ * The kernel's view of a connection's peer, read from {@code TCP_INFO} through the native transports: epoll
+ * ({@code EpollSocketChannel.tcpInfo()}) and Netty 4.2's io_uring ({@code IoUringSocketChannel.tcpInfo()}, reached
+ * by name). Each transport's reading lives in a nested class loaded only when a channel of that transport is seen,
+ * so the native transports stay optional. Internal: not part of the API.
+ *
+ * <p>The classification ({@link #diagnose}, {@link #diagnoseKernelTimeout}) does no I/O and is tested on its own.
+ */
+public final class KernelDiagnosis {
+    /** An acknowledgement this much before the last inbound byte (ms granularity, read latency) proves nothing. */
+    static final long ACK_MARGIN_MILLIS = 20;
+
+    private KernelDiagnosis() {
+    }
+
+    /**
+     * The fields of {@code struct tcp_info} that the diagnosis reads.
+     *
+     * @param unacked           segments sent and not yet acknowledged ({@code tcpi_unacked})
+     * @param retransmits       retransmission timeouts in a row without progress ({@code tcpi_retransmits})
+     * @param probes            unanswered keepalive or zero-window probes ({@code tcpi_probes})
+     * @param lastAckRecvMillis how long ago the last acknowledgement arrived ({@code tcpi_last_ack_recv})
+     */
+    public record TcpInfo(long unacked, int retransmits, int probes, long lastAckRecvMillis) {
+    }
+
+    /**
+     * Reads {@code channel}'s {@code TCP_INFO}. Must be called on the channel's event loop.
+     *
+     * @return the snapshot, or {@code null} when the transport cannot read it (NIO, kqueue, a closed socket)
+     */
+    public static TcpInfo read(Channel channel) {
+        if (channel == null || !channel.isOpen()) {
+            return null;
+        }
+        String type = channel.getClass().getName();
+        try {
+            if (type.equals("io.netty.channel.epoll.EpollSocketChannel")) {
+                return Epoll.read(channel);
+            }
+            if (type.equals("io.netty.channel.uring.IoUringSocketChannel")) {
+                return ByName.read(channel);
+            }
+        } catch (RuntimeException | LinkageError | ReflectiveOperationException e) {
+            return null; // the socket closed meanwhile, or this Netty has no such method
+        }
+        return null;
+    }
+
+    /**
+     * The diagnosis after a verdict of silence (a ping timeout, read idle, a write stall), made while the socket is
+     * open.
+     * <ul>
+     *   <li>bytes unacknowledged and retransmitted (or probes unanswered): {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE};</li>
+     *   <li>nothing unacknowledged, and the last acknowledgement came after the peer's last inbound byte: the peer's
+     *       kernel took our later bytes (our ping), {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING};</li>
+     *   <li>otherwise (or no {@code info}): {@link PeerDiagnosis#UNKNOWN}.</li>
+     * </ul>
+     *
+     * @param info                   the snapshot, or {@code null}
+     * @param sinceLastInboundMillis how long since the peer's last inbound byte, as the handler measured it
+     */
+    public static PeerDiagnosis diagnose(TcpInfo info, long sinceLastInboundMillis) {
+        if (info == null) {
+            return PeerDiagnosis.UNKNOWN;
+        }
+        if (info.unacked() > 0 && (info.retransmits() > 0 || info.probes() > 0)) {
+            return PeerDiagnosis.HOST_OR_PATH_UNREACHABLE;
+        }
+        if (info.unacked() == 0 && info.lastAckRecvMillis() + ACK_MARGIN_MILLIS < sinceLastInboundMillis) {
+            return PeerDiagnosis.APPLICATION_NOT_ANSWERING;
+        }
+        return PeerDiagnosis.UNKNOWN;
+    }
+
+    /**
+     * The diagnosis after the kernel gave up ({@code ETIMEDOUT}), read from the socket the kernel has just closed
+     * (it has already dropped the unacknowledged data, so {@code unacked} is 0):
+     * <ul>
+     *   <li>retransmission timeouts: {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE};</li>
+     *   <li>probes, and an acknowledgement within the last half of the user timeout: zero-window probes the peer's
+     *       host answered until TCP_USER_TIMEOUT ran out, {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING} (a peer
+     *       that stopped reading);</li>
+     *   <li>probes with no recent acknowledgement: keepalive probes unanswered,
+     *       {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE};</li>
+     *   <li>otherwise: {@link PeerDiagnosis#UNKNOWN}.</li>
+     * </ul>
+     *
+     * @param userTimeoutMillis the TCP_USER_TIMEOUT in force, or 0 when none
+     */
+    public static PeerDiagnosis diagnoseKernelTimeout(TcpInfo info, int userTimeoutMillis) {
+        if (info == null) {
+            return PeerDiagnosis.UNKNOWN;
+        }
+        if (info.retransmits() > 0) {
+            return PeerDiagnosis.HOST_OR_PATH_UNREACHABLE;
+        }
+        if (info.probes() > 0 || userTimeoutMillis > 0) {
+            if (userTimeoutMillis > 0 && info.lastAckRecvMillis() * 2 < userTimeoutMillis) {
+                return PeerDiagnosis.APPLICATION_NOT_ANSWERING;
+            }
+            return info.probes() > 0 ? PeerDiagnosis.HOST_OR_PATH_UNREACHABLE : PeerDiagnosis.UNKNOWN;
+        }
+        return PeerDiagnosis.UNKNOWN;
+    }
+
+    private static final class Epoll {
+        static TcpInfo read(Channel channel) {
+            io.netty.channel.epoll.EpollTcpInfo i = ((io.netty.channel.epoll.EpollSocketChannel) channel).tcpInfo();
+            return new TcpInfo(i.unacked(), i.retransmits(), i.probes(), i.lastAckRecv());
+        }
+    }
+
+    /** io_uring: its package exists only in Netty 4.2, so its {@code tcpInfo()} is called by name. */
+    private static final class ByName {
+        static TcpInfo read(Channel channel) throws ReflectiveOperationException {
+            Object i = channel.getClass().getMethod("tcpInfo").invoke(channel);
+            Class<?> c = i.getClass();
+            return new TcpInfo(((Number) get(c, i, "unacked")).longValue(),
+                    ((Number) get(c, i, "retransmits")).intValue(), ((Number) get(c, i, "probes")).intValue(),
+                    ((Number) get(c, i, "lastAckRecv")).longValue());
+        }
+
+        private static Object get(Class<?> c, Object target, String name) throws ReflectiveOperationException {
+            Method m = c.getMethod(name);
+            return m.invoke(target);
+        }
+    }
+}
