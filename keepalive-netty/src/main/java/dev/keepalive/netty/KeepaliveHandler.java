@@ -328,8 +328,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         PeerDiagnosis diagnosis = PeerDiagnosis.UNKNOWN;
         if (reason == DeadPeerReason.TCP_TIMEOUT) {
             EffectiveTcpOptions tcp = effectiveTcpOptions;
-            diagnosis = KernelDiagnosis.diagnoseKernelTimeout(KernelDiagnosis.read(ctx.channel()),
-                    tcp == null ? 0 : tcp.userTimeoutMillis());
+            KernelDiagnosis.TcpInfo info = KernelDiagnosis.read(ctx.channel());
+            diagnosis = KernelDiagnosis.diagnoseKernelTimeout(info, tcp == null ? 0 : tcp.userTimeoutMillis());
+            log.debug("{}: kernel timeout, {}: {}", ctx.channel(), info, diagnosis);
             if (diagnosis == PeerDiagnosis.APPLICATION_NOT_ANSWERING) {
                 reason = DeadPeerReason.WRITE_STALL; // zero-window probes answered until TCP_USER_TIMEOUT
             }
@@ -561,7 +562,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             if (reason == null) {
                 reason = DeadPeerReason.IO_ERROR;
             }
-        } else if (endOfStream) {
+        } else if (endOfStream || readEndedStream()) { // io_uring closes before its read completes
             reason = DeadPeerReason.CLOSED_BY_PEER;
             cause = null;
         } else if (unclassifiedError != null) {

@@ -81,17 +81,19 @@ public final class KernelDiagnosis {
     }
 
     /**
-     * The diagnosis after the kernel gave up ({@code ETIMEDOUT}), read from the socket the kernel has just closed
-     * (it has already dropped the unacknowledged data, so {@code unacked} is 0):
+     * The diagnosis after the kernel gave up ({@code ETIMEDOUT}), read from the socket the kernel has just closed:
+     * it has dropped the unacknowledged data and reset its probe count, but it still knows when the last
+     * acknowledgement came and whether retransmission timeouts were running.
      * <ul>
      *   <li>retransmission timeouts: {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE};</li>
-     *   <li>probes, and an acknowledgement within the last half of the user timeout: zero-window probes the peer's
-     *       host answered until TCP_USER_TIMEOUT ran out, {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING} (a peer
-     *       that stopped reading);</li>
-     *   <li>probes with no recent acknowledgement: keepalive probes unanswered,
-     *       {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE};</li>
-     *   <li>otherwise: {@link PeerDiagnosis#UNKNOWN}.</li>
+     *   <li>an acknowledgement well within the user timeout (less than 7/8 of it ago): the peer's host answered
+     *       our zero-window probes until TCP_USER_TIMEOUT ran out (Linux bounds zero-window probing with it),
+     *       {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING}: a peer that stopped reading;</li>
+     *   <li>otherwise nothing was acknowledged for the whole user timeout or keepalive bound (keepalive probes
+     *       unanswered): {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE}.</li>
      * </ul>
+     * Measured on Linux 6.18 over loopback, a zero-window abort at a 1 s user timeout read
+     * {@code unacked=0, retransmits=0, probes=0, lastAckRecv=580..612 ms}.
      *
      * @param userTimeoutMillis the TCP_USER_TIMEOUT in force, or 0 when none
      */
@@ -102,13 +104,10 @@ public final class KernelDiagnosis {
         if (info.retransmits() > 0) {
             return PeerDiagnosis.HOST_OR_PATH_UNREACHABLE;
         }
-        if (info.probes() > 0 || userTimeoutMillis > 0) {
-            if (userTimeoutMillis > 0 && info.lastAckRecvMillis() * 2 < userTimeoutMillis) {
-                return PeerDiagnosis.APPLICATION_NOT_ANSWERING;
-            }
-            return info.probes() > 0 ? PeerDiagnosis.HOST_OR_PATH_UNREACHABLE : PeerDiagnosis.UNKNOWN;
+        if (userTimeoutMillis > 0 && info.lastAckRecvMillis() * 8 < userTimeoutMillis * 7L) {
+            return PeerDiagnosis.APPLICATION_NOT_ANSWERING;
         }
-        return PeerDiagnosis.UNKNOWN;
+        return PeerDiagnosis.HOST_OR_PATH_UNREACHABLE;
     }
 
     private static final class Epoll {

@@ -46,18 +46,22 @@ class KernelDiagnosisTest {
     }
 
     @Test
-    void aKernelTimeoutAfterUnansweredKeepaliveProbesIsAnUnreachableHost() {
+    void aKernelTimeoutWithNoAcknowledgementForTheWholeBoundIsAnUnreachableHost() {
+        // Keepalive probes unanswered: the kernel counts the user timeout, or the keepalive bound, from the last ACK.
         assertEquals(PeerDiagnosis.HOST_OR_PATH_UNREACHABLE,
-                KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 0, 1, 2_100), 2_000));
+                KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 0, 0, 2_100), 2_000));
         assertEquals(PeerDiagnosis.HOST_OR_PATH_UNREACHABLE,
-                KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 0, 2, 3_000), 0));
+                KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 0, 0, 1_900), 2_000));
+        assertEquals(PeerDiagnosis.HOST_OR_PATH_UNREACHABLE,
+                KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 0, 0, 3_000), 0));
     }
 
     @Test
     void aKernelTimeoutWhileThePeerKeptAnsweringZeroWindowProbesIsAPeerThatStoppedReading() {
+        // As measured on loopback: a 1 s user timeout, the last probe answered about 0.6 s before the abort.
         assertEquals(PeerDiagnosis.APPLICATION_NOT_ANSWERING,
-                KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 0, 0, 400), 2_000));
+                KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 0, 0, 580), 1_000));
         assertEquals(PeerDiagnosis.APPLICATION_NOT_ANSWERING,
-                KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 0, 1, 900), 2_000));
+                KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 0, 0, 1_700), 2_000));
     }
 }
