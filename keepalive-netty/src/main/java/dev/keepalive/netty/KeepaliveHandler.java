@@ -504,8 +504,13 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
                 && reason != DeadPeerReason.WRITE_STALL) {
             return PeerDiagnosis.UNKNOWN;
         }
-        return KernelDiagnosis.diagnose(KernelDiagnosis.read(ctx.channel()),
-                TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(ticker.nanoTime())));
+        KernelDiagnosis.TcpInfo info = KernelDiagnosis.read(ctx.channel());
+        long sinceInbound = TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(ticker.nanoTime()));
+        PeerDiagnosis diagnosis = KernelDiagnosis.diagnose(info, sinceInbound,
+                reason == DeadPeerReason.PING_TIMEOUT);
+        log.debug("{}: {}, {} ms since the last inbound byte, {}: {}", ctx.channel(), reason, sinceInbound, info,
+                diagnosis);
+        return diagnosis;
     }
 
     /** The ping that ends the connection was missed too: the listener hears of it as of every other miss. */

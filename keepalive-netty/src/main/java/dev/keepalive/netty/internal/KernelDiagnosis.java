@@ -27,8 +27,10 @@ public final class KernelDiagnosis {
      * @param retransmits       retransmission timeouts in a row without progress ({@code tcpi_retransmits})
      * @param probes            unanswered keepalive or zero-window probes ({@code tcpi_probes})
      * @param lastAckRecvMillis how long ago the last acknowledgement arrived ({@code tcpi_last_ack_recv})
+     * @param lastDataSentMillis how long ago data last left ({@code tcpi_last_data_sent})
      */
-    public record TcpInfo(long unacked, int retransmits, int probes, long lastAckRecvMillis) {
+    public record TcpInfo(long unacked, int retransmits, int probes, long lastAckRecvMillis,
+                          long lastDataSentMillis) {
     }
 
     /**
@@ -61,21 +63,31 @@ public final class KernelDiagnosis {
      *   <li>bytes unacknowledged and retransmitted (or probes unanswered): {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE};</li>
      *   <li>nothing unacknowledged, and the last acknowledgement came after the peer's last inbound byte: the peer's
      *       kernel took our later bytes (our ping), {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING};</li>
+     *   <li>we sent after the peer's last inbound byte (our pings, or data the kernel sent), and no acknowledgement
+     *       came since: {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE} (also when the kernel could not even send,
+     *       its route to the peer being gone: then nothing counts as unacknowledged);</li>
      *   <li>otherwise (or no {@code info}): {@link PeerDiagnosis#UNKNOWN}.</li>
      * </ul>
      *
      * @param info                   the snapshot, or {@code null}
      * @param sinceLastInboundMillis how long since the peer's last inbound byte, as the handler measured it
+     * @param pingedSinceInbound     whether pings were written after the peer's last inbound byte (a ping timeout)
      */
-    public static PeerDiagnosis diagnose(TcpInfo info, long sinceLastInboundMillis) {
+    public static PeerDiagnosis diagnose(TcpInfo info, long sinceLastInboundMillis, boolean pingedSinceInbound) {
         if (info == null) {
             return PeerDiagnosis.UNKNOWN;
         }
         if (info.unacked() > 0 && (info.retransmits() > 0 || info.probes() > 0)) {
             return PeerDiagnosis.HOST_OR_PATH_UNREACHABLE;
         }
-        if (info.unacked() == 0 && info.lastAckRecvMillis() + ACK_MARGIN_MILLIS < sinceLastInboundMillis) {
+        boolean ackSinceInbound = info.lastAckRecvMillis() + ACK_MARGIN_MILLIS < sinceLastInboundMillis;
+        if (info.unacked() == 0 && ackSinceInbound) {
             return PeerDiagnosis.APPLICATION_NOT_ANSWERING;
+        }
+        boolean sentSinceInbound = pingedSinceInbound
+                || info.lastDataSentMillis() + ACK_MARGIN_MILLIS < sinceLastInboundMillis;
+        if (sentSinceInbound && !ackSinceInbound) {
+            return PeerDiagnosis.HOST_OR_PATH_UNREACHABLE;
         }
         return PeerDiagnosis.UNKNOWN;
     }
@@ -113,7 +125,7 @@ public final class KernelDiagnosis {
     private static final class Epoll {
         static TcpInfo read(Channel channel) {
             io.netty.channel.epoll.EpollTcpInfo i = ((io.netty.channel.epoll.EpollSocketChannel) channel).tcpInfo();
-            return new TcpInfo(i.unacked(), i.retransmits(), i.probes(), i.lastAckRecv());
+            return new TcpInfo(i.unacked(), i.retransmits(), i.probes(), i.lastAckRecv(), i.lastDataSent());
         }
     }
 
@@ -124,7 +136,7 @@ public final class KernelDiagnosis {
             Class<?> c = i.getClass();
             return new TcpInfo(((Number) get(c, i, "unacked")).longValue(),
                     ((Number) get(c, i, "retransmits")).intValue(), ((Number) get(c, i, "probes")).intValue(),
-                    ((Number) get(c, i, "lastAckRecv")).longValue());
+                    ((Number) get(c, i, "lastAckRecv")).longValue(), ((Number) get(c, i, "lastDataSent")).longValue());
         }
 
         private static Object get(Class<?> c, Object target, String name) throws ReflectiveOperationException {
