@@ -13,8 +13,9 @@ public enum DeadPeerReason {
      */
     WRITE_STALL,
     /**
-     * The kernel gave up on the connection ({@code ETIMEDOUT}): TCP keepalive probes went unanswered, or sent data
-     * stayed unacknowledged past TCP_USER_TIMEOUT or the retransmission limit.
+     * The kernel gave up on the connection ({@code ETIMEDOUT}, or {@code EHOSTUNREACH}/{@code ENETUNREACH} when an
+     * ICMP error had come meanwhile): TCP keepalive probes went unanswered, or sent data stayed unacknowledged past
+     * TCP_USER_TIMEOUT or the retransmission limit.
      */
     TCP_TIMEOUT,
     /**

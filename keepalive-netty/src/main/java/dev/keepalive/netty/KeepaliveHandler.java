@@ -102,10 +102,27 @@ import java.util.function.DoubleSupplier;
  *
  * <h2>On a dead peer</h2>
  * The handler fails every pending write with a {@link PeerDeadException} that names the reason, fires that
- * exception through the pipeline ({@code exceptionCaught}), tells the listener, and closes the channel. Later writes
- * through it fail with the same exception. A reset or a kernel timeout reported by the transport is replaced in the
- * pipeline by a {@link PeerDeadException} whose cause is the original error; a close by the peer is reported to the
- * listener as {@link DeadPeerReason#CLOSED_BY_PEER}.
+ * exception through the pipeline ({@code exceptionCaught}), tells the listener, and closes the channel. Writes that
+ * still reach the handler fail with the same exception; once the closed channel is deregistered, Netty removes its
+ * handlers and fails later writes itself with a {@code ClosedChannelException} ({@link #deadCause()} still says
+ * why). A reset or a kernel timeout reported by the transport is replaced in the pipeline by a
+ * {@link PeerDeadException} whose cause is the original error, whether a read or a write met it first (a write's
+ * error, which the transport reports to no handler, is fired as the {@link PeerDeadException}).
+ *
+ * <p>The verdicts of silence ({@link DeadPeerReason#PING_TIMEOUT}, {@link DeadPeerReason#READ_IDLE},
+ * {@link DeadPeerReason#WRITE_STALL}) and kernel timeouts carry the kernel's view of the peer
+ * ({@link PeerDeadException#diagnosis()}), read from {@code TCP_INFO} on epoll and io_uring: a peer host that
+ * acknowledged our pings (its application is not answering) or one that did not (host or path gone); unknown on
+ * NIO. A kernel timeout while the peer's host kept answering zero-window probes (Linux bounds zero-window probing
+ * with TCP_USER_TIMEOUT) is a peer that stopped reading: {@link DeadPeerReason#WRITE_STALL}. (When the timeout
+ * meets a write still queued in the channel, the socket is closed before its view can be read: then it stays
+ * {@link DeadPeerReason#TCP_TIMEOUT}, diagnosis unknown.)
+ *
+ * <p>A close this handler did not start is reported to the listener, with {@link #deadCause()} set before the
+ * close future's listeners added after the handler run and before queued writes are failed (they fail with it):
+ * the end of the stream is {@link DeadPeerReason#CLOSED_BY_PEER}; after an I/O error that names no peer failure,
+ * {@link DeadPeerReason#IO_ERROR}; a close by a handler nearer the socket, {@link DeadPeerReason#CLOSED_LOCALLY}.
+ * The empty read at the end of the stream is no inbound traffic.
  *
  * <h2>Threading</h2>
  * Everything runs on the channel's event loop. {@link #stats()} and {@link #effectiveTcpOptions()} may be read from
