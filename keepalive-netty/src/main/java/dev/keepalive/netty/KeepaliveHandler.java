@@ -12,9 +12,9 @@ import dev.keepalive.core.LivenessMonitor.Action;
 import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
 import dev.keepalive.core.LivenessMonitor.PingCause;
 import dev.keepalive.core.LivenessMonitor.PongResult;
+import dev.keepalive.netty.internal.ConnectionEnd;
 import dev.keepalive.netty.internal.IoErrors;
 import dev.keepalive.netty.internal.KernelDiagnosis;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFuture;
@@ -345,9 +345,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         PeerDiagnosis diagnosis = PeerDiagnosis.UNKNOWN;
         if (reason == DeadPeerReason.TCP_TIMEOUT) {
             EffectiveTcpOptions tcp = effectiveTcpOptions;
-            KernelDiagnosis.TcpInfo info = KernelDiagnosis.read(ctx.channel());
-            diagnosis = KernelDiagnosis.diagnoseKernelTimeout(info, tcp == null ? 0 : tcp.userTimeoutMillis());
-            log.debug("{}: kernel timeout, {}: {}", ctx.channel(), info, diagnosis);
+            diagnosis = KernelDiagnosis.ofKernelTimeout(ctx.channel(), tcp == null ? 0 : tcp.userTimeoutMillis());
             if (diagnosis == PeerDiagnosis.APPLICATION_NOT_ANSWERING) {
                 reason = DeadPeerReason.WRITE_STALL; // zero-window probes answered until TCP_USER_TIMEOUT
             }
@@ -517,17 +515,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * for other verdicts and on transports that cannot read it.
      */
     private PeerDiagnosis diagnoseSilence(DeadPeerReason reason) {
-        if (reason != DeadPeerReason.PING_TIMEOUT && reason != DeadPeerReason.READ_IDLE
-                && reason != DeadPeerReason.WRITE_STALL) {
-            return PeerDiagnosis.UNKNOWN;
-        }
-        KernelDiagnosis.TcpInfo info = KernelDiagnosis.read(ctx.channel());
-        long sinceInbound = TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(ticker.nanoTime()));
-        PeerDiagnosis diagnosis = KernelDiagnosis.diagnose(info, sinceInbound,
-                reason == DeadPeerReason.PING_TIMEOUT);
-        log.debug("{}: {}, {} ms since the last inbound byte, {}: {}", ctx.channel(), reason, sinceInbound, info,
-                diagnosis);
-        return diagnosis;
+        return KernelDiagnosis.ofVerdict(ctx.channel(), reason,
+                TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(ticker.nanoTime())));
     }
 
     /** The ping that ends the connection was missed too: the listener hears of it as of every other miss. */
@@ -545,7 +534,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * closes the channel (or shuts its input down).
      */
     private boolean readEndedStream() {
-        if (ctx.channel().unsafe().recvBufAllocHandle().lastBytesRead() < 0) {
+        if (ConnectionEnd.lastReadEndedStream(ctx.channel())) {
             endOfStream = true;
             return true;
         }
@@ -575,25 +564,11 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         if (closeRequested || deadCause != null) {
             return;
         }
-        Throwable writeError = transportCloseCause();
-        DeadPeerReason reason;
-        Throwable cause;
-        if (writeError != null) {
-            reason = IoErrors.classify(writeError);
-            cause = writeError;
-            if (reason == null) {
-                reason = DeadPeerReason.IO_ERROR;
-            }
-        } else if (endOfStream || readEndedStream()) { // io_uring closes before its read completes
-            reason = DeadPeerReason.CLOSED_BY_PEER;
-            cause = null;
-        } else if (unclassifiedError != null) {
-            reason = DeadPeerReason.IO_ERROR;
-            cause = unclassifiedError;
-        } else {
-            reason = DeadPeerReason.CLOSED_LOCALLY;
-            cause = null;
-        }
+        Throwable writeError = ConnectionEnd.transportCloseCause(ctx.channel());
+        boolean ended = endOfStream || readEndedStream(); // io_uring closes before its read completes
+        DeadPeerReason reason = ConnectionEnd.reason(writeError, ended, unclassifiedError);
+        Throwable cause = writeError != null ? writeError
+                : reason == DeadPeerReason.IO_ERROR ? unclassifiedError : null;
         if (!monitor.markDead(reason)) {
             return;
         }
@@ -604,22 +579,6 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         if (writeError != null) {
             ctx.fireExceptionCaught(e); // the transport fails the write only: the pipeline has not heard of it
         }
-    }
-
-    /**
-     * The error with which the transport closed the channel after a failed write, or {@code null}. Netty keeps it
-     * and hands it, as the cause of a {@code ClosedChannelException}, to any write made after the close: one empty
-     * write straight to the closed channel's {@code unsafe} reads it, touching no handler.
-     */
-    private Throwable transportCloseCause() {
-        Channel ch = ctx.channel();
-        if (ch.isOpen() || ch.unsafe().outboundBuffer() != null || !ctx.executor().inEventLoop()) {
-            return null;
-        }
-        ChannelPromise probeWrite = ch.newPromise();
-        ch.unsafe().write(Unpooled.EMPTY_BUFFER, probeWrite);
-        Throwable closed = probeWrite.cause();
-        return closed == null ? null : closed.getCause();
     }
 
     /** Fails what is queued in the channel with the dead-peer cause, so that no write ends in a bare close. */

@@ -1,7 +1,10 @@
 package dev.keepalive.netty.internal;
 
+import dev.keepalive.DeadPeerReason;
 import dev.keepalive.PeerDiagnosis;
 import io.netty.channel.Channel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.lang.reflect.Method;
 
@@ -14,6 +17,7 @@ import java.lang.reflect.Method;
  * <p>The classification ({@link #diagnose}, {@link #diagnoseKernelTimeout}) does no I/O and is tested on its own.
  */
 public final class KernelDiagnosis {
+    private static final Logger log = LoggerFactory.getLogger(KernelDiagnosis.class);
     /** An acknowledgement this much before the last inbound byte (ms granularity, read latency) proves nothing. */
     static final long ACK_MARGIN_MILLIS = 20;
 
@@ -54,6 +58,38 @@ public final class KernelDiagnosis {
             return null; // the socket closed meanwhile, or this Netty has no such method
         }
         return null;
+    }
+
+    /**
+     * The kernel's view of {@code channel}'s peer after the handler's verdict {@code reason}, read while the socket
+     * is open: for the verdicts of silence (a ping timeout, read idle, a write stall) {@link #diagnose}, otherwise
+     * {@link PeerDiagnosis#UNKNOWN}. Must be called on the channel's event loop.
+     */
+    public static PeerDiagnosis ofVerdict(Channel channel, DeadPeerReason reason, long sinceLastInboundMillis) {
+        if (reason != DeadPeerReason.PING_TIMEOUT && reason != DeadPeerReason.READ_IDLE
+                && reason != DeadPeerReason.WRITE_STALL) {
+            return PeerDiagnosis.UNKNOWN;
+        }
+        TcpInfo info = read(channel);
+        PeerDiagnosis diagnosis = diagnose(info, sinceLastInboundMillis, reason == DeadPeerReason.PING_TIMEOUT);
+        if (log.isDebugEnabled()) {
+            log.debug("{}: {}, {} ms since the last inbound byte, {}: {}", channel, reason, sinceLastInboundMillis,
+                    info, diagnosis);
+        }
+        return diagnosis;
+    }
+
+    /**
+     * The kernel's view of {@code channel}'s peer after the kernel gave up ({@link #diagnoseKernelTimeout}). Must be
+     * called on the channel's event loop, before the transport closes the socket.
+     */
+    public static PeerDiagnosis ofKernelTimeout(Channel channel, int userTimeoutMillis) {
+        TcpInfo info = read(channel);
+        PeerDiagnosis diagnosis = diagnoseKernelTimeout(info, userTimeoutMillis);
+        if (log.isDebugEnabled()) {
+            log.debug("{}: kernel timeout, {}: {}", channel, info, diagnosis);
+        }
+        return diagnosis;
     }
 
     /**
