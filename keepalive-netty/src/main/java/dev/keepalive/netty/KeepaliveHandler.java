@@ -28,6 +28,7 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
@@ -191,7 +192,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             throw new IllegalStateException("KeepaliveHandler is one per channel: build a new one for " + ch);
         }
         this.ctx = ctx;
-        KeepaliveProbe bound = probe.forConnection(ctx);
+        KeepaliveProbe bound = probe.forConnection(ctx, ticker);
         if (bound == null || bound.sendsPings() != probe.sendsPings()) {
             throw new IllegalStateException(probe + ".forConnection must return a probe that sends pings as it "
                     + "does, but returned " + bound);
@@ -224,8 +225,12 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-        if (!closeRequested && probe.closeAnnounced()) {
-            log.debug("{} closed the connection as it had announced", ctx.channel().remoteAddress());
+        // A local close after the peer announced its own (or a probe that retires the connection on that
+        // announcement) is still the peer's retirement; any other local close is neither death nor retirement.
+        String retirement = deadCause != null || (closeRequested && !probe.closeAnnounced()) ? null
+                : probe.peerRetirement();
+        if (retirement != null) {
+            notifyPeerRetired(retirement);
         } else if (!closeRequested && monitor.markDead(DeadPeerReason.CLOSED_BY_PEER)) {
             PeerDeadException e = newDeadException(DeadPeerReason.CLOSED_BY_PEER, null);
             deadCause = e;
@@ -429,7 +434,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         Object ping = probe.newPing(ctx.alloc(), id);
         if (ping == null) {
-            monitor.onPingNotSent(); // the protocol cannot carry a ping now; whatever arrives next answers it
+            deferUnsentPing(); // the protocol cannot carry a ping now; whatever arrives next answers it
             return;
         }
         if (flush) {
@@ -442,6 +447,24 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         } catch (RuntimeException e) {
             log.warn("KeepaliveListener threw", e);
         }
+    }
+
+    /**
+     * The probe could not send the ping: it stays outstanding, and its timeout runs from now, or later when the peer
+     * owes an answer still within its allowance (the idle detection bound from the request), or never when the
+     * connection can no longer carry pings.
+     */
+    private void deferUnsentPing() {
+        long delay = 0;
+        if (!probe.canCarryPings()) {
+            delay = Long.MAX_VALUE;
+        } else {
+            OptionalLong since = probe.awaitedSince();
+            if (since.isPresent()) {
+                delay = Math.max(0, since.getAsLong() + settings.pingInterval().toNanos() - ticker.nanoTime());
+            }
+        }
+        monitor.onPingDeferred(delay);
     }
 
     // ---- death -----------------------------------------------------------------------------------------------
@@ -476,6 +499,19 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
     }
 
+    /** The peer closed the connection as its protocol allows, with nothing in flight: a quiet event, no death. */
+    private void notifyPeerRetired(String how) {
+        monitor.onClosed();
+        lastStats = monitor.stats();
+        SocketAddress remote = ctx.channel().remoteAddress();
+        log.debug("{} retired the connection: {}", remote, how);
+        try {
+            listener.onPeerRetired(remote, how);
+        } catch (RuntimeException ex) {
+            log.warn("KeepaliveListener threw", ex);
+        }
+    }
+
     private void notifyPeerDead(PeerDeadException e) {
         lastStats = monitor.stats();
         try {
@@ -490,14 +526,24 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
         @Override
         public void pingReceived(long pingId) {
-            PeerPingVerdict verdict = monitor.onPeerPing();
-            if (verdict == PeerPingVerdict.ANSWER) {
+            if (monitor.onPeerPing() == PeerPingVerdict.ANSWER) {
                 Object pong = probe.newPong(ctx.alloc(), pingId);
                 if (pong != null) {
                     ctx.writeAndFlush(pong);
                 }
                 return;
             }
+            closeForTooManyPings();
+        }
+
+        @Override
+        public void pingAnsweredElsewhere() {
+            if (monitor.onPeerPing() != PeerPingVerdict.ANSWER) {
+                closeForTooManyPings();
+            }
+        }
+
+        private void closeForTooManyPings() {
             if (!tooManyPingsLogged) {
                 tooManyPingsLogged = true;
                 log.warn("Closing {}: it pinged more often than every {} more than {} times in a row "
