@@ -37,6 +37,9 @@ import java.util.concurrent.atomic.LongAdder;
  *   <tr><td>{@code keepalive.local.stalls}</td><td>counter</td><td></td></tr>
  *   <tr><td>{@code keepalive.ping.rtt}</td><td>timer (seconds)</td><td></td></tr>
  *   <tr><td>{@code keepalive.peers.dead}</td><td>counter</td><td>{@code reason}: a {@link DeadPeerReason}</td></tr>
+ *   <tr><td>{@code keepalive.peers.retired}</td><td>counter</td><td>connections the peer closed as its protocol
+ *       allows, with nothing in flight (an idle HTTP/1.1 connection closed by its server, a GOAWAY, a WebSocket
+ *       close frame): {@link KeepaliveListener#onPeerRetired}; not deaths</td></tr>
  * </table>
  */
 public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
@@ -45,6 +48,7 @@ public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
     private final LongAdder pongsReceived = new LongAdder();
     private final LongAdder pingsMissed = new LongAdder();
     private final LongAdder localStalls = new LongAdder();
+    private final LongAdder retirements = new LongAdder();
     private final Map<DeadPeerReason, LongAdder> deaths = new EnumMap<>(DeadPeerReason.class);
     private volatile Timer rtt;
 
@@ -72,6 +76,8 @@ public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
             counter(registry, "keepalive.peers.dead", "Connections whose peer was declared dead or lost",
                     e.getValue(), tags.and("reason", e.getKey().name()));
         }
+        counter(registry, "keepalive.peers.retired", "Connections the peer closed as its protocol allows, with "
+                + "nothing in flight (not deaths)", retirements, tags);
         rtt = Timer.builder("keepalive.ping.rtt").description("Ping round-trip time").tags(tags)
                 .publishPercentileHistogram(false).register(registry);
     }
@@ -109,5 +115,10 @@ public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
     @Override
     public void onPeerDead(PeerDeadException cause) {
         deaths.get(cause.reason()).increment();
+    }
+
+    @Override
+    public void onPeerRetired(SocketAddress remote, String how) {
+        retirements.increment();
     }
 }
