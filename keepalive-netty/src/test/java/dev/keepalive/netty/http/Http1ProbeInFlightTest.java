@@ -241,15 +241,23 @@ class Http1ProbeInFlightTest {
     }
 
     @Test
-    void aWriteAfterALocalCloseIsNeverHeldAndIsReleased() {
+    void aWriteRacingALocalCloseIsNeverHeldAndIsReleased() {
         start();
         time.advance(I);
         readProbe();
-        ch.close();
         FullHttpRequest late = appRequest("/late", 16);
-        ChannelFuture write = ch.writeAndFlush(late);
-        assertTrue(write.isDone(), "failed at once, not held for a probe response that never comes");
-        assertInstanceOf(ClosedChannelException.class, write.cause());
+        ChannelFuture[] write = new ChannelFuture[1];
+        // The application writes while the channel goes inactive, after the keepalive handler has ended its probe.
+        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelInactive(io.netty.channel.ChannelHandlerContext ctx) {
+                write[0] = ctx.channel().writeAndFlush(late);
+                ctx.fireChannelInactive();
+            }
+        });
+        ch.close();
+        assertTrue(write[0].isDone(), "failed at once, not held for a probe response that never comes");
+        assertInstanceOf(ClosedChannelException.class, write[0].cause());
         assertEquals(0, late.refCnt(), "released");
     }
 
