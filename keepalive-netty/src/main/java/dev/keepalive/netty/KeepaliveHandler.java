@@ -104,6 +104,13 @@ import java.util.function.DoubleSupplier;
  * pipeline by a {@link PeerDeadException} whose cause is the original error; a close by the peer is reported to the
  * listener as {@link DeadPeerReason#CLOSED_BY_PEER}.
  *
+ * <h2>On a retirement</h2>
+ * A close that the peer's protocol allows with nothing in flight, as the probe reports it
+ * ({@link KeepaliveProbe#peerRetirement()}: an HTTP/1.1 server closing an idle pooled connection, a GOAWAY, a
+ * WebSocket close frame), is no dead peer: the listener hears
+ * {@link KeepaliveListener#onPeerRetired onPeerRetired}, logged at DEBUG, and {@link #deadCause()} stays
+ * {@code null}.
+ *
  * <h2>Threading</h2>
  * Everything runs on the channel's event loop. {@link #stats()} and {@link #effectiveTcpOptions()} may be read from
  * other threads, which then see a recent but not necessarily current snapshot.
