@@ -234,7 +234,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         // A local close after the peer announced its own (or a probe that retires the connection on that
         // announcement) is still the peer's retirement; any other local close is neither death nor retirement.
-        String retirement = deadCause != null || (closeRequested && !probe.closeAnnounced()) ? null
+        String retirement = destroyed || deadCause != null || (closeRequested && !probe.closeAnnounced()) ? null
                 : probe.peerRetirement();
         if (retirement != null) {
             notifyPeerRetired(retirement);
