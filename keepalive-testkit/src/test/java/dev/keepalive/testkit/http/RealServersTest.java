@@ -166,13 +166,14 @@ class RealServersTest {
         KeepaliveSettings slow = KeepaliveSettings.builder().pingInterval(ofSeconds(30)).pingTimeout(ofSeconds(5))
                 .build();
         ProtocolClient client = protocol.connect(bootstrap(), firewall.address(), keepalive(protocol, slow, events));
+        long idleFrom = System.nanoTime(); // the server's idle time starts after this request, never before
         assertEquals(answerTo("before"), get(client.request("before")), server::logs);
-        long idleFrom = System.nanoTime();
         String how = events.retired.get(SERVER_IDLE_TIMEOUT.plus(WAIT).toMillis(), TimeUnit.MILLISECONDS);
         Duration after = Duration.ofNanos(System.nanoTime() - idleFrom);
         assertEquals(expected, how);
         assertFalse(events.death.isDone(), () -> "a retirement is no dead peer: " + events.death.getNow(null));
-        assertTrue(after.compareTo(SERVER_IDLE_TIMEOUT.minus(ofMillis(200))) >= 0
+        // nginx times with its cached clock, which may lag by a loop iteration: a little early is still on time.
+        assertTrue(after.compareTo(SERVER_IDLE_TIMEOUT.minus(ofMillis(500))) >= 0
                 && after.compareTo(SERVER_IDLE_TIMEOUT.plus(ofSeconds(2))) <= 0,
                 "at the server's keep-alive timeout: " + after.toMillis() + " ms");
         await().atMost(WAIT).until(() -> !client.channel().isOpen());
