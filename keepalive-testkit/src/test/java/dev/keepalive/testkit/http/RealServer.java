@@ -76,12 +76,16 @@ final class RealServer implements AutoCloseable {
 
     /** Skips (or, when required, fails) the calling test when {@code kind} is not installed. */
     static void assumeInstalled(Kind kind) {
-        if (Files.isExecutable(kind.binary)) {
+        assumeInstalled(kind.label, kind.binary, kind.debianPackage, System.getenv(MODE_VARIABLE));
+    }
+
+    /** As {@link #assumeInstalled(Kind)}, with the mode ({@value #MODE_VARIABLE}'s value) given. */
+    static void assumeInstalled(String label, Path binary, String debianPackage, String mode) {
+        if (Files.isExecutable(binary)) {
             return;
         }
-        String reason = kind + " is not installed (" + kind.binary + " is missing; apt-get install "
-                + kind.debianPackage + ")";
-        if ("required".equalsIgnoreCase(System.getenv(MODE_VARIABLE))) {
+        String reason = label + " is not installed (" + binary + " is missing; apt-get install " + debianPackage + ")";
+        if ("required".equalsIgnoreCase(mode)) {
             Assertions.fail(reason + ", but " + MODE_VARIABLE + "=required");
         }
         Assumptions.abort(reason + "; set " + MODE_VARIABLE + "=required to fail instead of skipping");

@@ -223,6 +223,21 @@ class RealServersTest {
     }
 
     @Test
+    void aMissingServerIsSkippedWithTheReasonOrFailsWhenRequired() {
+        java.nio.file.Path missing = java.nio.file.Path.of("/nonexistent/sbin/httpd");
+        org.opentest4j.TestAbortedException skipped = org.junit.jupiter.api.Assertions.assertThrows(
+                org.opentest4j.TestAbortedException.class,
+                () -> RealServer.assumeInstalled("some httpd", missing, "some-httpd", null));
+        assertEquals("some httpd is not installed (/nonexistent/sbin/httpd is missing; apt-get "
+                + "install some-httpd); set KEEPALIVE_REAL_SERVERS=required to fail instead of skipping",
+                skipped.getMessage());
+        org.opentest4j.AssertionFailedError failed = org.junit.jupiter.api.Assertions.assertThrows(
+                org.opentest4j.AssertionFailedError.class,
+                () -> RealServer.assumeInstalled("some httpd", missing, "some-httpd", "required"));
+        assertTrue(failed.getMessage().endsWith("but KEEPALIVE_REAL_SERVERS=required"), failed.getMessage());
+    }
+
+    @Test
     void http2KeptAliveThroughAConntrackTimeoutByNginx(FirewallProxyFactory proxies) throws Exception {
         keptAliveThroughTheConntrackTimeout(server(Kind.NGINX), "h2c", new Http2Protocol(), proxies);
     }
