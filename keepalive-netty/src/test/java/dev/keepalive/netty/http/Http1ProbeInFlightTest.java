@@ -14,6 +14,7 @@ import dev.keepalive.testsupport.EmbeddedTime;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
@@ -250,7 +251,7 @@ class Http1ProbeInFlightTest {
         // The application writes while the channel goes inactive, after the keepalive handler has ended its probe.
         ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
             @Override
-            public void channelInactive(io.netty.channel.ChannelHandlerContext ctx) {
+            public void channelInactive(ChannelHandlerContext ctx) {
                 write[0] = ctx.channel().writeAndFlush(late);
                 ctx.fireChannelInactive();
             }

@@ -22,8 +22,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import org.opentest4j.AssertionFailedError;
+import org.opentest4j.TestAbortedException;
 
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +40,7 @@ import static java.time.Duration.ofSeconds;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -76,7 +81,7 @@ class RealServersTest {
         RealServer.assumeInstalled(kind);
         RealServer server = SERVERS.get(kind);
         if (server == null) {
-            List<Site> sites = new java.util.ArrayList<>(SITES);
+            List<Site> sites = new ArrayList<>(SITES);
             if (kind == Kind.NGINX) {
                 sites.addAll(NGINX_H2C);
             }
@@ -224,15 +229,13 @@ class RealServersTest {
 
     @Test
     void aMissingServerIsSkippedWithTheReasonOrFailsWhenRequired() {
-        java.nio.file.Path missing = java.nio.file.Path.of("/nonexistent/sbin/httpd");
-        org.opentest4j.TestAbortedException skipped = org.junit.jupiter.api.Assertions.assertThrows(
-                org.opentest4j.TestAbortedException.class,
+        Path missing = Path.of("/nonexistent/sbin/httpd");
+        TestAbortedException skipped = assertThrows(TestAbortedException.class,
                 () -> RealServer.assumeInstalled("some httpd", missing, "some-httpd", null));
         assertEquals("some httpd is not installed (/nonexistent/sbin/httpd is missing; apt-get "
                 + "install some-httpd); set KEEPALIVE_REAL_SERVERS=required to fail instead of skipping",
                 skipped.getMessage());
-        org.opentest4j.AssertionFailedError failed = org.junit.jupiter.api.Assertions.assertThrows(
-                org.opentest4j.AssertionFailedError.class,
+        AssertionFailedError failed = assertThrows(AssertionFailedError.class,
                 () -> RealServer.assumeInstalled("some httpd", missing, "some-httpd", "required"));
         assertTrue(failed.getMessage().endsWith("but KEEPALIVE_REAL_SERVERS=required"), failed.getMessage());
     }
