@@ -163,6 +163,10 @@ class Http1ProbeInFlightTest {
     @Test
     void aServerSilentAfterALateRequestIsDeadExactlyAtTheBoundFromTheRequest() {
         start();
+        sendRequest("/first"); // the server has answered once: proven alive, then quiet from 0 s
+        answer(response(HttpResponseStatus.OK), LastHttpContent.EMPTY_LAST_CONTENT);
+        ch.readInbound();
+        ch.readInbound();
         time.advance(ofSeconds(9));
         sendRequest("/hangs");
         time.advance(BOUND.minusNanos(1));

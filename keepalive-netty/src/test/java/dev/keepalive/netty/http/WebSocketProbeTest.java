@@ -81,6 +81,7 @@ class WebSocketProbeTest {
         ch = new EmbeddedChannel();
         time = new EmbeddedTime(ticker, ch);
         ch.pipeline().addLast(handler);
+        ch.pipeline().fireChannelReadComplete(); // the peer's first bytes: the connection has proven itself
     }
 
     private static KeepaliveSettings.Builder settings() {
@@ -193,7 +194,7 @@ class WebSocketProbeTest {
         assertEquals("too_many_pings", close.reasonText());
         close.release();
         assertFalse(ch.isOpen());
-        assertEquals(List.of(DeadPeerReason.TOO_MANY_PINGS), deaths);
+        assertEquals(List.of(DeadPeerReason.PEER_PINGED_TOO_OFTEN), deaths);
         assertThrows(PeerDeadException.class, ch::checkException);
     }
 
@@ -214,7 +215,7 @@ class WebSocketProbeTest {
         close.release();
         assertNull(ch.readOutbound(), "the flood ping is not answered");
         assertFalse(ch.isOpen());
-        assertEquals(List.of(DeadPeerReason.TOO_MANY_PINGS), deaths);
+        assertEquals(List.of(DeadPeerReason.PEER_PINGED_TOO_OFTEN), deaths);
         assertEquals(3, handler.stats().peerPingsReceived());
         assertThrows(PeerDeadException.class, ch::checkException);
     }
