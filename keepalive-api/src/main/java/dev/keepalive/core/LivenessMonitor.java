@@ -468,6 +468,23 @@ public final class LivenessMonitor {
         }
     }
 
+    /**
+     * The protocol could not carry the ping just decided, and the peer is not due to answer anything for
+     * {@code delayNanos} yet (an HTTP/1.1 response still within its allowance; or, with a huge delay, a connection
+     * that can no longer carry pings at all). The ping is not counted as sent; it stays outstanding, whatever arrives
+     * next answers it, and its timeout runs from {@code delayNanos} after now. A delay of 0 is
+     * {@link #onPingNotSent()}.
+     */
+    public void onPingDeferred(long delayNanos) {
+        onPingNotSent();
+        if (state != LivenessState.PING_OUTSTANDING || delayNanos <= 0) {
+            return;
+        }
+        long now = ticker.nanoTime();
+        pingClockFrom = now + Math.min(delayNanos, Long.MAX_VALUE / 4);
+        computeDeadline(now, false);
+    }
+
     /** Building or writing a probe frame threw; it is counted (the transport logs it and carries on). */
     public void onProbeError() {
         probeErrors++;

@@ -34,6 +34,7 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
@@ -139,6 +140,13 @@ import java.util.function.DoubleSupplier;
  * {@link DeadPeerReason#IO_ERROR}; a close by a handler nearer the socket, {@link DeadPeerReason#CLOSED_LOCALLY}.
  * The empty read at the end of the stream is no inbound traffic.
  *
+ * <h2>On a retirement</h2>
+ * A close that the peer's protocol allows with nothing in flight, as the probe reports it
+ * ({@link KeepaliveProbe#peerRetirement()}: an HTTP/1.1 server closing an idle pooled connection, a GOAWAY, a
+ * WebSocket close frame), is no dead peer: the listener hears
+ * {@link KeepaliveListener#onPeerRetired onPeerRetired}, logged at DEBUG, and {@link #deadCause()} stays
+ * {@code null}.
+ *
  * <h2>Threading</h2>
  * Everything runs on the channel's event loop. {@link #stats()} and {@link #effectiveTcpOptions()} may be read from
  * other threads, which then see a recent but not necessarily current snapshot.
@@ -188,6 +196,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private volatile KeepaliveStats lastStats;
     /** The channel's outbound buffer, kept to fail its writes with the reason when the transport closes it. */
     private ChannelOutboundBuffer outboundBuffer;
+    /** The peer's close was told as a retirement (once per connection). */
+    private boolean retired;
     /** The last read from the socket ended the stream (the peer's FIN). */
     private boolean endOfStream;
     /** An I/O error of the transport that no reason matched, for the close that follows it. */
@@ -250,7 +260,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             throw new IllegalStateException("KeepaliveHandler is one per channel: build a new one for " + ch);
         }
         this.ctx = ctx;
-        KeepaliveProbe bound = probe.forConnection(ctx);
+        KeepaliveProbe bound = probe.forConnection(ctx, ticker);
         if (bound == null || bound.sendsPings() != probe.sendsPings()) {
             throw new IllegalStateException(probe + ".forConnection must return a probe that sends pings as it "
                     + "does, but returned " + bound);
@@ -287,8 +297,12 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-        if (!closeRequested && probe.closeAnnounced()) {
-            log.debug("{} closed the connection as it had announced", ctx.channel().remoteAddress());
+        // A local close after the peer announced its own (or a probe that retires the connection on that
+        // announcement) is still the peer's retirement; any other local close is neither death nor retirement.
+        String retirement = retired || destroyed || deadCause != null || (closeRequested && !probe.closeAnnounced())
+                ? null : probe.peerRetirement();
+        if (retirement != null) {
+            notifyPeerRetired(retirement);
         } else {
             onConnectionLost(); // normally done already, when the close completed
         }
@@ -554,7 +568,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return;
         }
         if (ping == null) {
-            monitor.onPingNotSent(); // the protocol cannot carry a ping now; whatever arrives next answers it
+            deferUnsentPing(); // the protocol cannot carry a ping now; whatever arrives next answers it
             return;
         }
         if (flush) {
@@ -567,6 +581,24 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         } catch (RuntimeException e) {
             log.warn("KeepaliveListener threw", e);
         }
+    }
+
+    /**
+     * The probe could not send the ping: it stays outstanding, and its timeout runs from now, or later when the peer
+     * owes an answer still within its allowance (the idle detection bound from the request), or never when the
+     * connection can no longer carry pings.
+     */
+    private void deferUnsentPing() {
+        long delay = 0;
+        if (!probe.canCarryPings()) {
+            delay = Long.MAX_VALUE;
+        } else {
+            OptionalLong since = probe.awaitedSince();
+            if (since.isPresent()) {
+                delay = Math.max(0, since.getAsLong() + settings.pingInterval().toNanos() - ticker.nanoTime());
+            }
+        }
+        monitor.onPingDeferred(delay);
     }
 
     // ---- death -----------------------------------------------------------------------------------------------
@@ -630,7 +662,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * still queued: so {@link #deadCause()} is set, and those writes fail with it.
      */
     private void onChannelClosed(ChannelFuture future) {
-        if (ctx != null && !probe.closeAnnounced()) {
+        if (ctx != null) {
             onConnectionLost();
         }
     }
@@ -642,12 +674,23 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * started elsewhere on this side is {@link DeadPeerReason#CLOSED_LOCALLY}.
      */
     private void onConnectionLost() {
-        if (closeRequested || deadCause != null) {
+        if (closeRequested || deadCause != null || retired) {
             return;
         }
         Throwable writeError = ConnectionEnd.transportCloseCause(ctx.channel());
         boolean ended = endOfStream || readEndedStream(); // io_uring closes before its read completes
         DeadPeerReason reason = ConnectionEnd.reason(writeError, ended, unclassifiedError);
+        if (reason == DeadPeerReason.CLOSED_BY_PEER || probe.closeAnnounced()) {
+            // A close its protocol allows with nothing in flight (or one the peer announced) is a retirement.
+            String retirement = probe.peerRetirement();
+            if (retirement != null) {
+                notifyPeerRetired(retirement);
+                return;
+            }
+            if (probe.closeAnnounced()) {
+                return;
+            }
+        }
         Throwable cause = writeError != null ? writeError
                 : reason == DeadPeerReason.IO_ERROR ? unclassifiedError : null;
         if (!monitor.markDead(reason)) {
@@ -677,6 +720,23 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
     }
 
+    /** The peer closed the connection as its protocol allows, with nothing in flight: a quiet event, no death. */
+    private void notifyPeerRetired(String how) {
+        if (retired) {
+            return;
+        }
+        retired = true;
+        monitor.onClosed();
+        lastStats = monitor.stats();
+        SocketAddress remote = ctx.channel().remoteAddress();
+        log.debug("{} retired the connection: {}", remote, how);
+        try {
+            listener.onPeerRetired(remote, how);
+        } catch (RuntimeException ex) {
+            log.warn("KeepaliveListener threw", ex);
+        }
+    }
+
     private void notifyPeerDead(PeerDeadException e) {
         log.debug("{}", e.getMessage());
         lastStats = monitor.stats();
@@ -692,8 +752,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
         @Override
         public void pingReceived(long pingId) {
-            PeerPingVerdict verdict = monitor.onPeerPing();
-            if (verdict == PeerPingVerdict.ANSWER) {
+            if (monitor.onPeerPing() == PeerPingVerdict.ANSWER) {
                 Object pong;
                 try {
                     pong = probe.newPong(ctx.alloc(), pingId);
@@ -706,6 +765,17 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
                 }
                 return;
             }
+            closeForTooManyPings();
+        }
+
+        @Override
+        public void pingAnsweredElsewhere() {
+            if (monitor.onPeerPing() != PeerPingVerdict.ANSWER) {
+                closeForTooManyPings();
+            }
+        }
+
+        private void closeForTooManyPings() {
             if (!tooManyPingsLogged) {
                 tooManyPingsLogged = true;
                 log.warn("Closing {}: it pinged more often than every {} more than {} times in a row "
