@@ -132,6 +132,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
     private volatile EffectiveTcpOptions effectiveTcpOptions;
+    private boolean tcpOptionsApplied;
     private volatile KeepaliveStats lastStats;
 
     private KeepaliveHandler(Builder b) {
@@ -168,7 +169,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     /** The TCP options read back from the socket when they were applied, or {@code null} before that or for a
-     *  channel that is not a TCP socket. */
+     *  channel that is not a TCP socket. They are applied as soon as the handler is in the pipeline of a registered
+     *  channel, before a client's {@code connect()} completes: readable right after {@code connect().sync()}. */
     public EffectiveTcpOptions effectiveTcpOptions() {
         return effectiveTcpOptions;
     }
@@ -198,6 +200,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         probe = bound;
         interceptsWrites = bound.interceptsWrites();
+        if (ch.isRegistered()) {
+            applyTcpOptionsOnce();
+        }
         if (ch.isActive() && ch.isRegistered()) {
             initialize();
         }
@@ -210,6 +215,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelRegistered(ChannelHandlerContext ctx) throws Exception {
+        applyTcpOptionsOnce();
         if (ctx.channel().isActive()) {
             initialize();
         }
@@ -240,11 +246,18 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return;
         }
         initialized = true;
-        if (applyTcpOptions) {
-            effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
-        }
+        applyTcpOptionsOnce();
         monitor.onActive();
         arm();
+    }
+
+    /** The socket exists from registration on: options set then are in force when connect() completes (Netty
+     *  completes the connect promise before it fires channelActive). */
+    private void applyTcpOptionsOnce() {
+        if (applyTcpOptions && !tcpOptionsApplied && !destroyed && ctx.channel().isOpen()) {
+            tcpOptionsApplied = true;
+            effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
+        }
     }
 
     private void destroy() {
