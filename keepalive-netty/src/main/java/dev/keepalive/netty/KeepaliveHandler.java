@@ -12,6 +12,7 @@ import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
 import dev.keepalive.core.LivenessMonitor.PingCause;
 import dev.keepalive.core.LivenessMonitor.PongResult;
 import dev.keepalive.netty.internal.IoErrors;
+import dev.keepalive.netty.internal.ProbeSettingsCheck;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
@@ -608,8 +609,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return this;
         }
 
-        /** A new handler, for one channel. */
+        /**
+         * A new handler, for one channel.
+         *
+         * @throws IllegalArgumentException if the settings cannot work with the probe: a {@code readIdleTimeout}
+         *         shorter than {@code pingInterval + pingTimeout} with a probe that pings
+         */
         public KeepaliveHandler build() {
+            ProbeSettingsCheck.check(settings, probe);
             return new KeepaliveHandler(this);
         }
     }
