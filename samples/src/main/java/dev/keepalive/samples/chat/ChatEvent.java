@@ -57,6 +57,9 @@ public record ChatEvent(long ts, String type, Map<String, Object> fields) {
             return a == null ? null : a.toString();
         }
         InetSocketAddress i = (InetSocketAddress) a;
+        if (i.getAddress() != null && i.getAddress().isAnyLocalAddress()) {
+            return "*:" + i.getPort(); // every interface, IPv4 and IPv6 alike
+        }
         String host = i.getAddress() != null ? i.getAddress().getHostAddress() : i.getHostString();
         return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ':' + i.getPort();
     }

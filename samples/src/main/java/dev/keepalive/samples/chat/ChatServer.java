@@ -21,9 +21,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -106,7 +104,7 @@ public final class ChatServer implements AutoCloseable {
         this.config = config;
         this.listener = listener;
         this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("chat-server", true),
-                NioIoHandler.newFactory());
+                ChatTransport.ioHandler());
         this.loop = group.next();
     }
 
@@ -123,7 +121,7 @@ public final class ChatServer implements AutoCloseable {
     }
 
     private void bind() {
-        var f = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+        var f = new ServerBootstrap().group(group).channel(ChatTransport.server())
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
