@@ -124,6 +124,8 @@ public record ChatEvent(long ts, String type, Map<String, Object> fields) {
             case "client-left":
                 return name + " (" + remote + ") left" + (reason != null ? " (" + reason + ")"
                         : string("replacedBy") != null ? ": replaced by " + string("replacedBy") : "");
+            case "announcement":
+                return "* " + string("text");
             default:
                 return type + ' ' + fields;
         }
