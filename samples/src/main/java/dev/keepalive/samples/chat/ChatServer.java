@@ -237,15 +237,20 @@ public final class ChatServer implements AutoCloseable {
         // Announced a moment later, and only if the connection is still open then: after a freeze (SIGSTOP) the
         // backlog holds every attempt a client gave up on meanwhile, each a JOIN followed by a FIN, and replaying
         // those as joins and leaves would only be noise.
-        c.announcement = c.channel.eventLoop().schedule(() -> {
-            c.announcement = null;
-            if (!c.channel.isActive() || c.replaced) {
+        // A message before then proves the connection live: it is announced at once (see message()).
+        c.announce = () -> {
+            if (c.announcement != null) {
+                c.announcement.cancel(false);
+                c.announcement = null;
+            }
+            if (c.announced || !c.channel.isActive() || c.replaced) {
                 return;
             }
             c.announced = true;
             announcements.forEach(listener::event);
             broadcast(c.channel, new Info(name + (back ? " is back" : " joined")));
-        }, JOIN_SETTLE.toMillis(), TimeUnit.MILLISECONDS);
+        };
+        c.announcement = c.channel.eventLoop().schedule(c.announce, JOIN_SETTLE.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     private void message(Connection c, Msg msg) {
@@ -255,6 +260,9 @@ public final class ChatServer implements AutoCloseable {
         }
         if (c.replaced) {
             return; // the name moved to a newer connection, where the client re-sends what it did not get acked
+        }
+        if (!c.announced && c.announce != null) {
+            c.announce.run(); // it talks: a live client, not an attempt given up on
         }
         if (dedup.offer(c.name, c.session, msg.id()) == Deduplicator.Verdict.NEW) {
             ChatProtocol.Chat chat = history.append(c.name, msg.text());
@@ -319,6 +327,7 @@ public final class ChatServer implements AutoCloseable {
         /** Its join was announced (it stayed open past {@link #JOIN_SETTLE}). */
         boolean announced;
         ScheduledFuture<?> announcement;
+        Runnable announce;
         ScheduledFuture<?> joinTimer;
 
         @Override
