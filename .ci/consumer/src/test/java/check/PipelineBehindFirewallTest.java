@@ -9,6 +9,8 @@ import dev.keepalive.testkit.Flow;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
@@ -21,6 +23,8 @@ import snippets.KeepalivePipeline;
 
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -49,6 +53,14 @@ class PipelineBehindFirewallTest {
                 .handler(new KeepalivePipeline(Deadlines.FAST))
                 .connect(proxy.address()).sync().channel();
         Flow flow = proxy.awaitFlow(0, Duration.ofSeconds(5));
+        // Behind the snippet's last handler: whatever it lets through would reach Netty's tail (and its WARN).
+        List<Throwable> reachedTheTail = new CopyOnWriteArrayList<>();
+        client.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                reachedTheTail.add(cause);
+            }
+        });
         KeepaliveHandler keepalive = client.pipeline().get(KeepaliveHandler.class);
         assertNotNull(keepalive.effectiveTcpOptions(), "TCP options read back once connect() completed");
 
@@ -62,6 +74,7 @@ class PipelineBehindFirewallTest {
         await().atMost(bound.plus(Deadlines.TOLERANCE)).until(() -> !client.isActive());
         Duration detection = Duration.ofNanos(System.nanoTime() - start);
         assertEquals(DeadPeerReason.PING_TIMEOUT, keepalive.deadCause().reason());
+        assertEquals(List.of(), reachedTheTail, "MyProtocolHandler handles the PeerDeadException");
         System.out.println("consumer check: black hole found after " + detection.toMillis() + " ms (bound "
                 + bound.toMillis() + " ms)");
         server.close().sync();
