@@ -6,6 +6,7 @@ import java.io.IOException;
 public class ClientClosedException extends IOException {
     private static final long serialVersionUID = 1L;
 
+    /** A send failed because the client closed; {@code cause} is why it gave up, or {@code null}. */
     public ClientClosedException(String message, Throwable cause) {
         super(message, cause);
     }

@@ -46,18 +46,22 @@ public final class DisconnectedWrites {
         return new DisconnectedWrites(maxMessages, maxBytes, maxQueueTime);
     }
 
+    /** Whether sends are queued while disconnected ({@code false}: they fail fast). */
     public boolean queues() {
         return maxMessages > 0;
     }
 
+    /** The most messages held while disconnected; 0 when failing fast. */
     public int maxMessages() {
         return maxMessages;
     }
 
+    /** The most bytes held while disconnected. */
     public long maxBytes() {
         return maxBytes;
     }
 
+    /** The longest a message waits for a connection before it fails. */
     public Duration maxQueueTime() {
         return maxQueueTime;
     }

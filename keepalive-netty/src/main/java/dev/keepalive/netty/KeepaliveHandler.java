@@ -16,6 +16,7 @@ import dev.keepalive.core.LoopHealth;
 import dev.keepalive.netty.internal.ConnectionEnd;
 import dev.keepalive.netty.internal.IoErrors;
 import dev.keepalive.netty.internal.KernelDiagnosis;
+import dev.keepalive.netty.internal.ProbeSettingsCheck;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFuture;
@@ -193,6 +194,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
     private volatile EffectiveTcpOptions effectiveTcpOptions;
+    private boolean tcpOptionsApplied;
     private volatile KeepaliveStats lastStats;
     /** The channel's outbound buffer, kept to fail its writes with the reason when the transport closes it. */
     private ChannelOutboundBuffer outboundBuffer;
@@ -237,7 +239,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     /** The TCP options read back from the socket when they were applied, or {@code null} before that or for a
-     *  channel that is not a TCP socket. */
+     *  channel that is not a TCP socket. They are applied as soon as the handler is in the pipeline of a registered
+     *  channel, before a client's {@code connect()} completes: readable right after {@code connect().sync()}. */
     public EffectiveTcpOptions effectiveTcpOptions() {
         return effectiveTcpOptions;
     }
@@ -268,6 +271,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         probe = bound;
         interceptsWrites = bound.interceptsWrites();
         ch.closeFuture().addListener(closeListener);
+        if (ch.isRegistered()) {
+            applyTcpOptionsOnce();
+        }
         if (ch.isActive() && ch.isRegistered()) {
             initialize();
         }
@@ -283,6 +289,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelRegistered(ChannelHandlerContext ctx) throws Exception {
+        applyTcpOptionsOnce();
         if (ctx.channel().isActive()) {
             initialize();
         }
@@ -316,12 +323,19 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         initialized = true;
         monitor.useLoopHealth(LOOP_HEALTH.get());
-        if (applyTcpOptions) {
-            effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
-        }
+        applyTcpOptionsOnce();
         outboundBuffer = ctx.channel().unsafe().outboundBuffer();
         monitor.onActive();
         arm();
+    }
+
+    /** The socket exists from registration on: options set then are in force when connect() completes (Netty
+     *  completes the connect promise before it fires channelActive). */
+    private void applyTcpOptionsOnce() {
+        if (applyTcpOptions && !tcpOptionsApplied && !destroyed && ctx.channel().isOpen()) {
+            tcpOptionsApplied = true;
+            effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
+        }
     }
 
     private void destroy() {
@@ -873,8 +887,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return this;
         }
 
-        /** A new handler, for one channel. */
+        /**
+         * A new handler, for one channel.
+         *
+         * @throws IllegalArgumentException if the settings cannot work with the probe: a {@code readIdleTimeout}
+         *         shorter than {@code pingInterval + pingTimeout} with a probe that pings
+         */
         public KeepaliveHandler build() {
+            ProbeSettingsCheck.check(settings, probe);
             return new KeepaliveHandler(this);
         }
     }
