@@ -44,4 +44,16 @@ public interface KeepaliveListener {
      */
     default void onPeerDead(PeerDeadException cause) {
     }
+
+    /**
+     * The peer closed the connection in a way its protocol allows, with nothing of ours in flight: an HTTP/1.1
+     * server retiring an idle pooled connection, an HTTP/2 GOAWAY, a WebSocket close frame. This is not a failure
+     * and not a {@link PeerDeadException}: no write was lost, and the next connection is expected to work. Called
+     * instead of {@link #onPeerDead}, at most once per connection.
+     *
+     * @param remote the peer's address
+     * @param how    what the peer did, in words for a log line ("closed the idle connection, nothing in flight")
+     */
+    default void onPeerRetired(SocketAddress remote, String how) {
+    }
 }

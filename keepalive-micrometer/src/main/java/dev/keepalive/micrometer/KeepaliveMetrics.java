@@ -40,6 +40,9 @@ import java.util.concurrent.atomic.LongAdder;
  *   <tr><td>{@code keepalive.peers.dead}</td><td>counter</td><td>{@code reason}: a {@link DeadPeerReason};
  *       {@code diagnosis}: a {@link PeerDiagnosis}, what the kernel knew (host up but application not answering,
  *       host or path unreachable, unknown)</td></tr>
+ *   <tr><td>{@code keepalive.peers.retired}</td><td>counter</td><td>connections the peer closed as its protocol
+ *       allows, with nothing in flight (an idle HTTP/1.1 connection closed by its server, a GOAWAY, a WebSocket
+ *       close frame): {@link KeepaliveListener#onPeerRetired}; not deaths</td></tr>
  * </table>
  */
 public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
@@ -48,6 +51,7 @@ public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
     private final LongAdder pongsReceived = new LongAdder();
     private final LongAdder pingsMissed = new LongAdder();
     private final LongAdder localStalls = new LongAdder();
+    private final LongAdder retirements = new LongAdder();
     private final Map<DeadPeerReason, Map<PeerDiagnosis, LongAdder>> deaths = new EnumMap<>(DeadPeerReason.class);
     private volatile Timer rtt;
 
@@ -81,6 +85,8 @@ public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
                         d.getValue(), tags.and("reason", e.getKey().name()).and("diagnosis", d.getKey().name()));
             }
         }
+        counter(registry, "keepalive.peers.retired", "Connections the peer closed as its protocol allows, with "
+                + "nothing in flight (not deaths)", retirements, tags);
         rtt = Timer.builder("keepalive.ping.rtt").description("Ping round-trip time").tags(tags)
                 .publishPercentileHistogram(false).register(registry);
     }
@@ -118,5 +124,10 @@ public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
     @Override
     public void onPeerDead(PeerDeadException cause) {
         deaths.get(cause.reason()).get(cause.diagnosis()).increment();
+    }
+
+    @Override
+    public void onPeerRetired(SocketAddress remote, String how) {
+        retirements.increment();
     }
 }

@@ -25,6 +25,7 @@ import io.netty.handler.codec.string.StringEncoder;
 import io.netty.util.ReferenceCountUtil;
 import org.junit.jupiter.api.Test;
 
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -55,7 +56,14 @@ class MetricsTest {
             assertTrue(registry.get("keepalive.ping.rtt").timer().count() >= 3);
             assertTrue(registry.get("keepalive.ping.rtt").timer().max(TimeUnit.SECONDS) < 1);
 
+            // A server that greets once (the connection has proven itself), then never answers again.
             Channel silent = net.server(ch -> ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelActive(ChannelHandlerContext ctx) {
+                    ctx.writeAndFlush(ctx.alloc().buffer(8).writeInt(4).writeInt(0x4E11));
+                    ctx.fireChannelActive();
+                }
+
                 @Override
                 public void channelRead(ChannelHandlerContext ctx, Object msg) {
                     ReferenceCountUtil.release(msg);
@@ -96,6 +104,20 @@ class MetricsTest {
     private static double deaths(SimpleMeterRegistry registry, String reason) {
         return registry.get("keepalive.peers.dead").tag("reason", reason).functionCounters().stream()
                 .mapToDouble(c -> c.count()).sum();
+    }
+
+    @Test
+    void retirementsAreCountedApartFromDeaths() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        KeepaliveMetrics metrics = new KeepaliveMetrics();
+        metrics.bindTo(registry);
+        metrics.onPeerRetired(new InetSocketAddress("127.0.0.1", 8080), "it closed the idle connection");
+        metrics.onPeerRetired(new InetSocketAddress("127.0.0.1", 8080), "it sent GOAWAY NO_ERROR");
+        assertEquals(2, registry.get("keepalive.peers.retired").functionCounter().count());
+        for (DeadPeerReason reason : DeadPeerReason.values()) {
+            assertEquals(0, registry.get("keepalive.peers.dead").tag("reason", reason.name()).functionCounter()
+                    .count(), "a retirement is no death: " + reason);
+        }
     }
 
     @Test

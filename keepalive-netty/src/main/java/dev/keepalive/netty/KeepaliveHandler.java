@@ -12,6 +12,7 @@ import dev.keepalive.core.LivenessMonitor.Action;
 import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
 import dev.keepalive.core.LivenessMonitor.PingCause;
 import dev.keepalive.core.LivenessMonitor.PongResult;
+import dev.keepalive.core.LoopHealth;
 import dev.keepalive.netty.internal.ConnectionEnd;
 import dev.keepalive.netty.internal.IoErrors;
 import dev.keepalive.netty.internal.KernelDiagnosis;
@@ -24,6 +25,7 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.ServerChannel;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,6 +34,7 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
@@ -42,9 +45,10 @@ import java.util.function.DoubleSupplier;
  *
  * <p>One handler per channel (it is not {@code @Sharable}); it works on client and server channels, added before or
  * after the channel is active. It drives a {@link LivenessMonitor} from the channel's event loop. The per-message
- * path only sets a flag: no clock read, no timer rescheduling, no listener on writes. Any inbound message counts as
- * liveness, so a busy connection sends no pings; so do bytes of a message still being decoded, so a peer that
- * trickles a large message through a slow link is not declared dead while its pong waits behind that message.
+ * path only sets a flag; the clock is read once per read from the socket, and no timer is rescheduled and no
+ * listener added on writes. Any inbound message counts as liveness, so a busy connection sends no pings; so do
+ * bytes of a message still being decoded, so a peer that trickles a large message through a slow link is not
+ * declared dead while its pong waits behind that message.
  *
  * <h2>Pipeline</h2>
  * Place it after the handlers that turn bytes into messages and back, so that probes travel as messages of the
@@ -93,12 +97,24 @@ import java.util.function.DoubleSupplier;
  *       {@link DeadPeerReason#WRITE_STALL}</td></tr>
  *   <tr><td>localStallThreshold</td><td>pingTimeout / 2</td><td>a timer this late re-probes instead of
  *       declaring death</td></tr>
+ *   <tr><td>firstResponseTimeout</td><td>twice the bound</td><td>a new connection that has received nothing yet is
+ *       judged only by this: {@link DeadPeerReason#FIRST_RESPONSE_TIMEOUT}</td></tr>
  *   <tr><td>minPeerPingInterval, peerPingStrikes</td><td>100 ms, 2</td><td>closes a peer that pings too
- *       often</td></tr>
+ *       often ({@link DeadPeerReason#PEER_PINGED_TOO_OFTEN}), at most one strike per read</td></tr>
  *   <tr><td>tcpKeepAlive, tcpKeepIdle, tcpKeepInterval, tcpKeepCount, tcpUserTimeout</td><td>on, derived from the
  *       detection bound</td><td>applied to the socket when the channel becomes active (see
  *       {@link TcpKeepaliveOptions}); a kernel {@code ETIMEDOUT} becomes {@link DeadPeerReason#TCP_TIMEOUT}</td></tr>
  * </table>
+ *
+ * <h2>A live peer is never declared dead</h2>
+ * Every silence verdict comes at the full bound of silence after the peer's last byte, never before (see
+ * {@link LivenessMonitor} for both edges of each). Before any verdict or missed ping, the handler lets the event loop
+ * read what is already in the socket. Every handler on an event loop shares that loop's {@link LoopHealth}: while
+ * the loop lags, verdicts wait as long again as it was stuck, at most once more the bound. With {@code autoRead}
+ * off and no {@code read()} requested (backpressure), a missing pong proves nothing and no silence verdict is given;
+ * silence counts again from the next {@code read()}. Whatever throws in the timer (a probe that cannot build a
+ * ping) is logged once per connection and counted in {@link KeepaliveStats#probeErrors()}, and the connection stays
+ * watched.
  *
  * <h2>On a dead peer</h2>
  * The handler fails every pending write with a {@link PeerDeadException} that names the reason, fires that
@@ -124,12 +140,26 @@ import java.util.function.DoubleSupplier;
  * {@link DeadPeerReason#IO_ERROR}; a close by a handler nearer the socket, {@link DeadPeerReason#CLOSED_LOCALLY}.
  * The empty read at the end of the stream is no inbound traffic.
  *
+ * <h2>On a retirement</h2>
+ * A close that the peer's protocol allows with nothing in flight, as the probe reports it
+ * ({@link KeepaliveProbe#peerRetirement()}: an HTTP/1.1 server closing an idle pooled connection, a GOAWAY, a
+ * WebSocket close frame), is no dead peer: the listener hears
+ * {@link KeepaliveListener#onPeerRetired onPeerRetired}, logged at DEBUG, and {@link #deadCause()} stays
+ * {@code null}.
+ *
  * <h2>Threading</h2>
  * Everything runs on the channel's event loop. {@link #stats()} and {@link #effectiveTcpOptions()} may be read from
  * other threads, which then see a recent but not necessarily current snapshot.
  */
 public final class KeepaliveHandler extends ChannelDuplexHandler {
     private static final Logger log = LoggerFactory.getLogger(KeepaliveHandler.class);
+    /** One {@link LoopHealth} per event loop thread, shared by every handler on that loop. */
+    private static final FastThreadLocal<LoopHealth> LOOP_HEALTH = new FastThreadLocal<>() {
+        @Override
+        protected LoopHealth initialValue() {
+            return new LoopHealth();
+        }
+    };
 
     private final KeepaliveSettings settings;
     /** The builder's probe until {@link #handlerAdded}, then the one {@link KeepaliveProbe#forConnection} returned. */
@@ -149,8 +179,16 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private boolean initialized;
     private boolean destroyed;
     private boolean closeRequested;
+    /**
+     * With autoRead off, the application requested a read that has not completed yet. (A read requested while
+     * autoRead was on belongs to the auto-read loop, which Netty cancels when autoRead goes off.)
+     */
+    private boolean explicitReadPending;
     /** A message reached {@link #channelRead} since the last {@code channelReadComplete}. */
     private boolean readInBatch;
+    /** Whether the monitor was last told that reads are paused. */
+    private boolean readsPaused;
+    private boolean probeErrorLogged;
     private ScheduledFuture<?> timer;
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
@@ -158,6 +196,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private volatile KeepaliveStats lastStats;
     /** The channel's outbound buffer, kept to fail its writes with the reason when the transport closes it. */
     private ChannelOutboundBuffer outboundBuffer;
+    /** The peer's close was told as a retirement (once per connection). */
+    private boolean retired;
     /** The last read from the socket ended the stream (the peer's FIN). */
     private boolean endOfStream;
     /** An I/O error of the transport that no reason matched, for the close that follows it. */
@@ -220,7 +260,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             throw new IllegalStateException("KeepaliveHandler is one per channel: build a new one for " + ch);
         }
         this.ctx = ctx;
-        KeepaliveProbe bound = probe.forConnection(ctx);
+        KeepaliveProbe bound = probe.forConnection(ctx, ticker);
         if (bound == null || bound.sendsPings() != probe.sendsPings()) {
             throw new IllegalStateException(probe + ".forConnection must return a probe that sends pings as it "
                     + "does, but returned " + bound);
@@ -257,8 +297,12 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-        if (!closeRequested && probe.closeAnnounced()) {
-            log.debug("{} closed the connection as it had announced", ctx.channel().remoteAddress());
+        // A local close after the peer announced its own (or a probe that retires the connection on that
+        // announcement) is still the peer's retirement; any other local close is neither death nor retirement.
+        String retirement = retired || destroyed || deadCause != null || (closeRequested && !probe.closeAnnounced())
+                ? null : probe.peerRetirement();
+        if (retirement != null) {
+            notifyPeerRetired(retirement);
         } else {
             onConnectionLost(); // normally done already, when the close completed
         }
@@ -271,6 +315,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return;
         }
         initialized = true;
+        monitor.useLoopHealth(LOOP_HEALTH.get());
         if (applyTcpOptions) {
             effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
         }
@@ -297,9 +342,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
         readInBatch = true;
-        if (monitor.onInbound()) {
-            arm();
-        }
+        monitor.onInbound();
         boolean consumed;
         try {
             consumed = probe.consume(msg, sink);
@@ -315,21 +358,38 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     /**
-     * Bytes came off the socket. When the decoders before this handler completed no message from them, they are
-     * part of a message still arriving: a peer that is slowly sending a large message is alive, even while its pong
-     * waits behind that message. (Decoders pass {@code channelReadComplete} on after every read from the socket,
-     * also when they produced no message.) A read that did deliver messages was counted by {@link #channelRead}.
+     * Bytes came off the socket: the time of the last inbound byte is taken here, once per read. When the decoders
+     * before this handler completed no message from them, they are part of a message still arriving: a peer that
+     * is slowly sending a large message is alive, even while its pong waits behind that message. (Decoders pass
+     * {@code channelReadComplete} on after every read from the socket, also when they produced no message.)
      */
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
+        explicitReadPending = false;
         boolean endedStream = readEndedStream(); // also after messages: the same read pass may end the stream
-        if (!readInBatch && !endedStream) {
-            if (monitor.onInbound()) {
+        if (readInBatch || !endedStream) { // the empty read at the end of the stream is no sign of life
+            if (monitor.onReadComplete()) {
                 arm();
             }
         }
         readInBatch = false;
         super.channelReadComplete(ctx);
+    }
+
+    /**
+     * Notes that a read was requested: with {@code autoRead} off, a connection on which the application requests no
+     * read has its reads paused, and a missing pong proves nothing (see the class documentation).
+     */
+    @Override
+    public void read(ChannelHandlerContext ctx) throws Exception {
+        explicitReadPending = !ctx.channel().config().isAutoRead();
+        if (readsPaused) {
+            readsPaused = false;
+            if (monitor.onReadsPaused(false)) {
+                arm();
+            }
+        }
+        ctx.read();
     }
 
     @Override
@@ -382,13 +442,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             promise.tryFailure(dead);
             return;
         }
-        if (monitor.onWrite() == Action.SEND_PING) {
-            forward(ctx, msg, promise);
+        Action action = monitor.onWrite();
+        forward(ctx, msg, promise);
+        if (action == Action.SEND_PING) {
             sendPing(false);
             arm();
-            return;
+        } else if (action == Action.REARM) {
+            arm();
         }
-        forward(ctx, msg, promise);
     }
 
     private void forward(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
@@ -427,27 +488,51 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         timer = ctx.executor().schedule(timerTask, delay, TimeUnit.NANOSECONDS);
     }
 
+    /**
+     * The timer body. Whatever throws in it (a probe that cannot build a ping, a listener, a full direct memory) is
+     * logged once per connection and counted, and the timer is always re-armed: a connection is never left
+     * unwatched.
+     */
     private void onTimer() {
         timer = null;
         if (destroyed) {
             return;
         }
-        if (settings.writeStallTimeout().isPresent()) {
-            sampleOutbound();
-        }
-        Action action = monitor.onTimer(ticker.nanoTime());
-        if (action == Action.SEND_PING) {
-            sendPing(true);
-        } else if (action == Action.PEER_DEAD) {
-            if (monitor.deadReason() == DeadPeerReason.PING_TIMEOUT) {
-                reportFinalMiss();
+        try {
+            boolean paused = !explicitReadPending && !ctx.channel().config().isAutoRead();
+            if (paused != readsPaused) {
+                readsPaused = paused;
+                monitor.onReadsPaused(paused);
             }
-            declareDead(monitor.deadReason());
-            return;
+            if (settings.writeStallTimeout().isPresent()) {
+                sampleOutbound();
+            }
+            Action action = monitor.onTimer(ticker.nanoTime());
+            if (action == Action.SEND_PING) {
+                sendPing(true);
+            } else if (action == Action.PEER_DEAD) {
+                declareDead(monitor.deadReason());
+            }
+        } catch (Throwable t) {
+            probeError("the keepalive timer", t);
+        } finally {
+            arm();
         }
-        arm();
     }
 
+    private void probeError(String what, Throwable t) {
+        monitor.onProbeError();
+        if (!probeErrorLogged) {
+            probeErrorLogged = true;
+            log.warn("{} failed on the connection to {} (logged once per connection; the connection stays "
+                    + "watched, probe errors so far: {})", what, ctx.channel().remoteAddress(),
+                    monitor.stats().probeErrors(), t);
+        } else if (log.isDebugEnabled()) {
+            log.debug("{} failed on the connection to {}", what, ctx.channel().remoteAddress(), t);
+        }
+    }
+
+    /** Samples the flushed bytes still waiting for the kernel; bytes the application never flushed do not count. */
     private void sampleOutbound() {
         ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
         if (buf == null) {
@@ -455,7 +540,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         Object current = buf.current();
         long token = current == null ? 0 : 31L * System.identityHashCode(current) + buf.currentProgress();
-        monitor.onOutboundSample(buf.totalPendingWriteBytes(), token);
+        monitor.onOutboundSample(current == null ? 0 : buf.totalPendingWriteBytes(), token);
     }
 
     private void sendPing(boolean flush) {
@@ -474,9 +559,16 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         if (log.isDebugEnabled()) {
             log.debug("ping {} to {} ({})", id, remote, cause);
         }
-        Object ping = probe.newPing(ctx.alloc(), id);
+        Object ping;
+        try {
+            ping = probe.newPing(ctx.alloc(), id);
+        } catch (Throwable t) {
+            monitor.onPingNotSent(); // as if the protocol could not carry it: whatever arrives next answers it
+            probeError(probe + " building ping " + id, t);
+            return;
+        }
         if (ping == null) {
-            monitor.onPingNotSent(); // the protocol cannot carry a ping now; whatever arrives next answers it
+            deferUnsentPing(); // the protocol cannot carry a ping now; whatever arrives next answers it
             return;
         }
         if (flush) {
@@ -491,9 +583,30 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
     }
 
+    /**
+     * The probe could not send the ping: it stays outstanding, and its timeout runs from now, or later when the peer
+     * owes an answer still within its allowance (the idle detection bound from the request), or never when the
+     * connection can no longer carry pings.
+     */
+    private void deferUnsentPing() {
+        long delay = 0;
+        if (!probe.canCarryPings()) {
+            delay = Long.MAX_VALUE;
+        } else {
+            OptionalLong since = probe.awaitedSince();
+            if (since.isPresent()) {
+                delay = Math.max(0, since.getAsLong() + settings.pingInterval().toNanos() - ticker.nanoTime());
+            }
+        }
+        monitor.onPingDeferred(delay);
+    }
+
     // ---- death -----------------------------------------------------------------------------------------------
 
     private void declareDead(DeadPeerReason reason) {
+        if (reason == DeadPeerReason.PING_TIMEOUT) {
+            reportFinalMiss();
+        }
         PeerDeadException e = newDeadException(reason, diagnoseSilence(reason), null);
         deadCause = e;
         failPendingWrites(e);
@@ -549,7 +662,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * still queued: so {@link #deadCause()} is set, and those writes fail with it.
      */
     private void onChannelClosed(ChannelFuture future) {
-        if (ctx != null && !probe.closeAnnounced()) {
+        if (ctx != null) {
             onConnectionLost();
         }
     }
@@ -561,12 +674,23 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * started elsewhere on this side is {@link DeadPeerReason#CLOSED_LOCALLY}.
      */
     private void onConnectionLost() {
-        if (closeRequested || deadCause != null || !initialized) {
+        if (closeRequested || deadCause != null || retired || !initialized) {
             return; // asked for, told already, or never connected (a failed connect is no lost connection)
         }
         Throwable writeError = ConnectionEnd.transportCloseCause(ctx.channel());
         boolean ended = endOfStream || readEndedStream(); // io_uring closes before its read completes
         DeadPeerReason reason = ConnectionEnd.reason(writeError, ended, unclassifiedError);
+        if (reason == DeadPeerReason.CLOSED_BY_PEER || probe.closeAnnounced()) {
+            // A close its protocol allows with nothing in flight (or one the peer announced) is a retirement.
+            String retirement = probe.peerRetirement();
+            if (retirement != null) {
+                notifyPeerRetired(retirement);
+                return;
+            }
+            if (probe.closeAnnounced()) {
+                return;
+            }
+        }
         Throwable cause = writeError != null ? writeError
                 : reason == DeadPeerReason.IO_ERROR ? unclassifiedError : null;
         if (!monitor.markDead(reason)) {
@@ -596,6 +720,23 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
     }
 
+    /** The peer closed the connection as its protocol allows, with nothing in flight: a quiet event, no death. */
+    private void notifyPeerRetired(String how) {
+        if (retired) {
+            return;
+        }
+        retired = true;
+        monitor.onClosed();
+        lastStats = monitor.stats();
+        SocketAddress remote = ctx.channel().remoteAddress();
+        log.debug("{} retired the connection: {}", remote, how);
+        try {
+            listener.onPeerRetired(remote, how);
+        } catch (RuntimeException ex) {
+            log.warn("KeepaliveListener threw", ex);
+        }
+    }
+
     private void notifyPeerDead(PeerDeadException e) {
         log.debug("{}", e.getMessage());
         lastStats = monitor.stats();
@@ -611,14 +752,30 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
         @Override
         public void pingReceived(long pingId) {
-            PeerPingVerdict verdict = monitor.onPeerPing();
-            if (verdict == PeerPingVerdict.ANSWER) {
-                Object pong = probe.newPong(ctx.alloc(), pingId);
+            if (monitor.onPeerPing() == PeerPingVerdict.ANSWER) {
+                Object pong;
+                try {
+                    pong = probe.newPong(ctx.alloc(), pingId);
+                } catch (Throwable t) {
+                    probeError(probe + " building pong " + pingId, t);
+                    return;
+                }
                 if (pong != null) {
                     ctx.writeAndFlush(pong);
                 }
                 return;
             }
+            closeForTooManyPings();
+        }
+
+        @Override
+        public void pingAnsweredElsewhere() {
+            if (monitor.onPeerPing() != PeerPingVerdict.ANSWER) {
+                closeForTooManyPings();
+            }
+        }
+
+        private void closeForTooManyPings() {
             if (!tooManyPingsLogged) {
                 tooManyPingsLogged = true;
                 log.warn("Closing {}: it pinged more often than every {} more than {} times in a row "
@@ -630,7 +787,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             if (goAway != null) {
                 ctx.writeAndFlush(goAway).addListener(ChannelFutureListener.CLOSE);
             }
-            declareDead(DeadPeerReason.TOO_MANY_PINGS);
+            declareDead(DeadPeerReason.PEER_PINGED_TOO_OFTEN);
         }
 
         @Override

@@ -54,6 +54,7 @@ class KeepaliveProbeSpiTest {
         boolean canPing = true;
         boolean hold;
         boolean announced;
+        String retirement;
         boolean pongsAnsweredElsewhere;
         final List<Object> held = new ArrayList<>();
         final List<Object> intercepted = new ArrayList<>();
@@ -97,6 +98,11 @@ class KeepaliveProbeSpiTest {
         }
 
         @Override
+        public String peerRetirement() {
+            return retirement != null ? retirement : KeepaliveProbe.super.peerRetirement();
+        }
+
+        @Override
         public Object newPing(ByteBufAllocator alloc, long pingId) {
             return canPing ? "ping:" + pingId : null;
         }
@@ -135,10 +141,16 @@ class KeepaliveProbeSpiTest {
                     public void onPeerDead(PeerDeadException cause) {
                         events.add("dead:" + cause.reason());
                     }
+
+                    @Override
+                    public void onPeerRetired(SocketAddress remote, String how) {
+                        events.add("retired:" + how);
+                    }
                 }).build();
         ch = new EmbeddedChannel();
         time = new EmbeddedTime(ticker, ch);
         ch.pipeline().addLast(handler);
+        ch.pipeline().fireChannelReadComplete(); // the peer's first bytes: the connection has proven itself
         return handler;
     }
 
@@ -211,7 +223,26 @@ class KeepaliveProbeSpiTest {
         start();
         probe().announced = true;
         ch.pipeline().fireChannelInactive();
-        assertEquals(List.of(), events);
+        assertEquals(List.of("retired:it announced its close"), events, "a retirement, by default");
+        assertEquals(List.of("closed"), probe().ended);
+    }
+
+    @Test
+    void aLocalCloseAfterThePeerAnnouncedItsOwnIsStillARetirement() {
+        start();
+        probe().announced = true;
+        ch.close();
+        assertEquals(List.of("retired:it announced its close"), events);
+    }
+
+    @Test
+    void aRetirementTheProbeRecognisesIsToldOnceAndIsNoDeath() {
+        KeepaliveHandler handler = start();
+        probe().retirement = "it closed the idle session";
+        ch.pipeline().fireChannelInactive();
+        ch.pipeline().fireChannelInactive();
+        assertEquals(List.of("retired:it closed the idle session"), events);
+        assertNull(handler.deadCause());
         assertEquals(List.of("closed"), probe().ended);
     }
 

@@ -76,6 +76,7 @@ class OptionalNativeTransportsTest {
             try {
                 EmbeddedTime time = new EmbeddedTime(ticker, ch);
                 ch.pipeline().addLast(handler);
+                ch.pipeline().fireChannelReadComplete(); // the peer's first bytes: the connection has proven itself
                 time.advance(Duration.ofSeconds(1));
                 ((ByteBuf) ch.readOutbound()).release();
                 time.advance(Duration.ofSeconds(1));

@@ -837,6 +837,11 @@ public final class ReconnectingClient implements AutoCloseable {
         public void onPeerDead(PeerDeadException cause) {
             keepaliveListener.onPeerDead(cause);
         }
+
+        @Override
+        public void onPeerRetired(SocketAddress remote, String how) {
+            keepaliveListener.onPeerRetired(remote, how);
+        }
     }
 
     private static final class Pending {
