@@ -688,8 +688,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * started elsewhere on this side is {@link DeadPeerReason#CLOSED_LOCALLY}.
      */
     private void onConnectionLost() {
-        if (closeRequested || deadCause != null || retired) {
-            return;
+        if (closeRequested || deadCause != null || retired || !initialized) {
+            return; // asked for, told already, or never connected (a failed connect is no lost connection)
         }
         Throwable writeError = ConnectionEnd.transportCloseCause(ctx.channel());
         boolean ended = endOfStream || readEndedStream(); // io_uring closes before its read completes
