@@ -215,6 +215,8 @@ public final class FalseVerdictTortureBenchmark {
      * @param silent            live connections that never received a byte
      * @param falseVerdicts     verdicts on live connections, by end and reason ("client PING_TIMEOUT")
      * @param falseConnections  live connections convicted by either end
+     * @param falseEarly        of those, in (c), (d) and (e), convicted before the perturbation began (while
+     *                          connecting or settling; in (a) and (b) the perturbation is there from the start)
      * @param otherEnds         live connections that ended without a keepalive verdict, by end and reason
      * @param excused           in (c), the servers' verdicts on clients whose loop stood still for up to the bound:
      *                          those peers were silent that long, so these verdicts are not false
@@ -223,12 +225,22 @@ public final class FalseVerdictTortureBenchmark {
      */
     public record Run(Scenario scenario, Mode mode, int live, int dying, Duration bound, long connectNanos,
                       int echoed, long[] firstResponse, long silent, Map<String, Long> falseVerdicts,
-                      int falseConnections, Map<String, Long> otherEnds, Map<String, Long> excused,
+                      int falseConnections, int falseEarly, Map<String, Long> otherEnds, Map<String, Long> excused,
                       long[] detectionNanos,
                       Map<String, Long> deathReasons) {
         /** Real deaths found. */
         public int deathsFound() {
             return detectionNanos.length;
+        }
+
+        /** How the dying connections ended on the client, by reason, with those still open as "not ended". */
+        public Map<String, Long> deathEnds() {
+            Map<String, Long> m = new TreeMap<>(deathReasons);
+            long open = dying - deathReasons.values().stream().mapToLong(Long::longValue).sum();
+            if (open > 0) {
+                m.put("not ended", open);
+            }
+            return m;
         }
 
         /** Real deaths found later than {@code bound + slack} (or not at all). */
@@ -286,11 +298,12 @@ public final class FalseVerdictTortureBenchmark {
                 String.format(Locale.ROOT, "%,d / %,d", r.echoed(), r.live()),
                 String.format(Locale.ROOT, "%s / %s / %s", ms(r.firstResponse()[0]), ms(r.firstResponse()[1]),
                         ms(r.firstResponse()[2])) + (r.silent() > 0 ? " (" + r.silent() + " silent)" : ""),
-                String.format(Locale.ROOT, "%,d", r.falseConnections()),
+                String.format(Locale.ROOT, "%,d", r.falseConnections())
+                        + (r.falseEarly() > 0 ? String.format(Locale.ROOT, " (%,d early)", r.falseEarly()) : ""),
                 r.falseVerdicts().isEmpty() ? "-" : r.falseVerdicts().toString(),
                 r.otherEnds().isEmpty() ? "-" : r.otherEnds().toString(),
                 r.excused().isEmpty() ? "-" : r.excused().toString(),
-                r.deathsFound() + " / " + r.dying(),
+                r.deathsFound() + " / " + r.dying() + (r.deathsFound() == r.dying() ? "" : " " + r.deathEnds()),
                 ms(Reports.quantile(r.detectionNanos(), 0.99)) + " / " + maxMillis(r.detectionNanos()),
                 millis(r.bound())});
         }
@@ -400,8 +413,11 @@ public final class FalseVerdictTortureBenchmark {
                 int first = 0;
                 for (int k = 0; k < processes; k++) {
                     int count = share(n, processes, k);
+                    // (a) and (b) are about a server that cannot keep up with new connections: their clients only
+                    // wait for connects; the others start gently (no more than 1,000 waiting for their echo).
+                    boolean rush = scenario == Scenario.CPU_HOG || scenario == Scenario.SLOW_ACCEPT;
                     clients.get(k).send("connect " + first + " " + count + " " + config.dyingEvery() + " "
-                            + String.join(",", endpoints));
+                            + String.join(",", endpoints) + (rush ? " connect" : " echo"));
                     first += count;
                 }
                 long connectNanos = 0;
@@ -421,6 +437,13 @@ public final class FalseVerdictTortureBenchmark {
                     }
                 }
                 sleepUntil(phaseEnd + deathBound.toNanos() + 2 * i);
+                // Then on until every real death is found, for at most 3 more bounds: one found late is still
+                // found, and its time is reported.
+                int dying = (n + config.dyingEvery() - 1) / config.dyingEvery();
+                long cap = System.nanoTime() + 3 * deathBound.toNanos();
+                while (dyingEnded(clients) < dying && System.nanoTime() - cap < 0) {
+                    LockSupport.parkNanos(Duration.ofMillis(200).toNanos()); // polling, bounded by the cap
+                }
                 List<Map<String, String>> clientReports = new ArrayList<>();
                 List<Map<String, String>> serverReports = new ArrayList<>();
                 for (ChildJvm c : clients) {
@@ -429,9 +452,8 @@ public final class FalseVerdictTortureBenchmark {
                 for (ChildJvm c : servers) {
                     serverReports.add(IdleScaleBenchmark.fields(c.request("report", "report", REPORT_TIMEOUT)));
                 }
-                int dying = (n + config.dyingEvery() - 1) / config.dyingEvery();
                 return account(scenario, mode, n - dying, dying, deathBound, connectNanos, clientReports,
-                        serverReports, scenario == Scenario.SLOW_ACCEPT ? -1 : blackHoleAt);
+                        serverReports, scenario == Scenario.SLOW_ACCEPT ? -1 : blackHoleAt, blackHoleAt);
             } finally {
                 for (ChildJvm c : clients) {
                     c.close();
@@ -446,6 +468,15 @@ public final class FalseVerdictTortureBenchmark {
                     p.close();
                 }
             }
+        }
+
+        private static int dyingEnded(List<ChildJvm> clients) throws InterruptedException {
+            int ended = 0;
+            for (ChildJvm c : clients) {
+                ended += Integer.parseInt(IdleScaleBenchmark.fields(c.request("status", "status", REPORT_TIMEOUT))
+                        .get("dyingEnded"));
+            }
+            return ended;
         }
 
         /**
@@ -492,15 +523,17 @@ public final class FalseVerdictTortureBenchmark {
          * Counts the false verdicts and the real deaths from the reports.
          *
          * @param blackHoleAt when the dying connections died; -1: when each became active
+         * @param t0          when the perturbation phase began (verdicts before it came in the start-up)
          */
         static Run account(Scenario scenario, Mode mode, int live, int dying, Duration bound, long connectNanos,
                            List<Map<String, String>> clients, List<Map<String, String>> servers,
-                           long blackHoleAt) {
+                           long blackHoleAt, long t0) {
             Map<String, Long> falseVerdicts = new TreeMap<>();
             Map<String, Long> otherEnds = new TreeMap<>();
             Map<String, Long> deathReasons = new TreeMap<>();
             Map<String, Long> excused = new TreeMap<>();
             Set<String> convicted = new HashSet<>();
+            Set<String> convictedEarly = new HashSet<>();
             Set<String> endedOtherwise = new HashSet<>();
             List<Long> detections = new ArrayList<>();
             int echoed = 0;
@@ -543,6 +576,10 @@ public final class FalseVerdictTortureBenchmark {
                         } else if (verdict) {
                             falseVerdicts.merge(what, 1L, Long::sum);
                             convicted.add(key);
+                            boolean gentleStart = scenario != Scenario.CPU_HOG && scenario != Scenario.SLOW_ACCEPT;
+                            if (gentleStart && endedAt - t0 < 0) {
+                                convictedEarly.add(key);
+                            }
                         } else if (!NOT_VERDICTS.contains(reason)) {
                             otherEnds.merge(what, 1L, Long::sum);
                             endedOtherwise.add(key);
@@ -553,7 +590,8 @@ public final class FalseVerdictTortureBenchmark {
             endedOtherwise.removeAll(convicted);
             long[] detectionNanos = detections.stream().mapToLong(Long::longValue).sorted().toArray();
             return new Run(scenario, mode, live, dying, bound, connectNanos, echoed, firstResponse, silent,
-                    falseVerdicts, convicted.size(), otherEnds, excused, detectionNanos, deathReasons);
+                    falseVerdicts, convicted.size(), convictedEarly.size(), otherEnds, excused, detectionNanos,
+                    deathReasons);
         }
 
         private static int share(int n, int processes, int k) {

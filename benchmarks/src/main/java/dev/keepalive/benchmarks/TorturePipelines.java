@@ -54,6 +54,7 @@ final class TorturePipelines {
         final AtomicInteger echoed = new AtomicInteger();
         final AtomicInteger echoedLive = new AtomicInteger();
         final AtomicInteger endedLive = new AtomicInteger();
+        final AtomicInteger endedDying = new AtomicInteger();
     }
 
     /**
@@ -71,11 +72,22 @@ final class TorturePipelines {
         volatile long endedAt;
         volatile String verdict;
         private boolean echoed;
+        /** Run once when the connection proved itself or ended (a client's connect pacing); may be null. */
+        volatile Runnable settled;
 
         Record(boolean client, boolean dying, Book book) {
             this.client = client;
             this.dying = dying;
             this.book = book;
+        }
+
+        /** Tells {@link #settled} (once) that the connection proved itself or ended. */
+        void settle() {
+            Runnable r = settled;
+            settled = null;
+            if (r != null) {
+                r.run();
+            }
         }
 
         /** This end declared the peer dead (or saw an error): the first call counts. */
@@ -89,6 +101,7 @@ final class TorturePipelines {
         void echoed() {
             if (!echoed) {
                 echoed = true;
+                settle();
                 book.echoed.incrementAndGet();
                 if (!dying) {
                     book.echoedLive.incrementAndGet();
@@ -99,7 +112,9 @@ final class TorturePipelines {
         @Override
         public void channelActive(ChannelHandlerContext ctx) throws Exception {
             activeAt = System.nanoTime();
-            key = key((InetSocketAddress) (client ? ctx.channel().localAddress() : ctx.channel().remoteAddress()));
+            InetSocketAddress local = (InetSocketAddress) ctx.channel().localAddress();
+            InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
+            key = client ? key(local) + ">" + key(remote) : key(remote) + ">" + key(local);
             book.active.incrementAndGet();
             super.channelActive(ctx);
         }
@@ -117,9 +132,8 @@ final class TorturePipelines {
             endedAt = System.nanoTime();
             verdict(ENDED_BY_PEER);
             book.ended.add(this);
-            if (!dying) {
-                book.endedLive.incrementAndGet();
-            }
+            (dying ? book.endedDying : book.endedLive).incrementAndGet();
+            settle();
             super.channelInactive(ctx);
         }
 
@@ -129,7 +143,7 @@ final class TorturePipelines {
         }
     }
 
-    /** The connection's key as both ends see it: the client's local address, the server's remote address. */
+    /** An address as part of a connection's key, which both ends write as {@code client>server}. */
     static String key(InetSocketAddress address) {
         return address.getAddress().getHostAddress() + ":" + address.getPort();
     }

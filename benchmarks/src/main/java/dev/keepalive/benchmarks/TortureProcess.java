@@ -51,16 +51,18 @@ import java.util.stream.Collectors;
  *   <li>{@code accept <atNanos> <spreadNanos>} (server): accepts from {@code at} on; with a spread, slowly: in
  *       batches every {@value #ACCEPT_TICK_MILLIS} ms sized to drain the expected connections over the spread,
  *       freely after it;</li>
- *   <li>{@code connect <first> <count> <dyingEvery> <servers>} (client): opens connections number {@code first}
+ *   <li>{@code connect <first> <count> <dyingEvery> <servers> echo|connect} (client): opens connections number {@code first}
  *       to {@code first + count - 1}; number {@code g} goes to server {@code g % servers}, through its proxy when
  *       {@code g % dyingEvery == 0} (it will die), else to one of its ports; {@code servers} is
- *       {@code port/port/...@proxyPort,...}. At most {@value #MAX_PENDING_CONNECTS} connects outstanding (not
- *       echoes: a slow server's accept queue fills as it would). Answers {@code connected active=<n>
+ *       {@code port/port/...@proxyPort,...}. At most {@value #MAX_PENDING_CONNECTS} connections wait at once: for
+ *       their first frame to come back ({@code echo}: a gentle start), or only for the connect to complete
+ *       ({@code connect}: a slow server's accept queues fill as they would). Answers {@code connected active=<n>
  *       echoed=<live echoed> ended=<live ended> nanos=<t>} once every live connection was echoed or ended
  *       (bounded);</li>
  *   <li>{@code stall <atNanos> <durationNanos>}: blocks the connections' event loop then, as a GC pause would;</li>
  *   <li>{@code pause <atNanos> <durationNanos>} (client): turns {@code autoRead} off on every live connection
  *       then, and on again after the duration;</li>
+ *   <li>{@code status}: answers {@code status dyingEnded=<n>}, the dying connections that ended so far;</li>
  *   <li>{@code report}: answers {@code report active=<n> echoed=<live echoed> open=<n> fr=<p50>,<p99>,<max>,<n>: the waits of
  *       live client connections for their first inbound frame, ns> silent=<live connections with none> ended=<key,dying,reason,activeAt,endedAt;...>};</li>
  *   <li>end of stdin: the process exits.</li>
@@ -129,7 +131,7 @@ public final class TortureProcess {
                     break;
                 case "connect":
                     channels = connect(client, mode, interval, source, book, Integer.parseInt(w[1]),
-                            Integer.parseInt(w[2]), Integer.parseInt(w[3]), w[4]);
+                            Integer.parseInt(w[2]), Integer.parseInt(w[3]), w[4], w[5].equals("echo"));
                     break;
                 case "stall":
                     long stall = Long.parseLong(w[2]);
@@ -140,6 +142,9 @@ public final class TortureProcess {
                     long resumeAt = Long.parseLong(w[1]) + Long.parseLong(w[2]);
                     at(loop, Long.parseLong(w[1]), () -> autoRead(paused, false));
                     at(loop, resumeAt, () -> autoRead(paused, true));
+                    break;
+                case "status":
+                    answer("status dyingEnded=" + book.endedDying.get());
                     break;
                 case "report":
                     answer(report(book, role.equals("client")));
@@ -278,7 +283,7 @@ public final class TortureProcess {
     }
 
     private static List<Channel> connect(Bootstrap b, Mode mode, Duration interval, InetAddress source, Book book,
-                                         int first, int count, int dyingEvery, String serverList)
+                                         int first, int count, int dyingEvery, String serverList, boolean paced)
             throws InterruptedException {
         String[] servers = serverList.split(",");
         int[][] ports = new int[servers.length][];
@@ -305,21 +310,25 @@ public final class TortureProcess {
             int s = g % servers.length;
             int port = dying ? proxies[s] : ports[s][(g / servers.length) % ports[s].length];
             Record record = new Record(true, dying, book);
+            if (paced) {
+                record.settled = pending::release;
+            }
             book.all.add(record);
             ChannelFuture f = b.clone().handler(TorturePipelines.initializer(true, mode, interval, ch -> record))
                     .connect(new InetSocketAddress(lo, port), new InetSocketAddress(source, 0));
             channels.add(f.channel());
             f.addListener(done -> {
-                pending.release();
+                if (!paced) {
+                    pending.release();
+                }
                 if (done.isSuccess()) {
                     f.channel().writeAndFlush(IdleScaleProcess.helloFrame(f.channel().alloc()));
                 } else {
                     failed.incrementAndGet();
                     record.verdict("connect-failed:" + done.cause().getClass().getSimpleName());
                     book.ended.add(record);
-                    if (!dying) {
-                        book.endedLive.incrementAndGet();
-                    }
+                    (dying ? book.endedDying : book.endedLive).incrementAndGet();
+                    record.settle();
                 }
             });
         }
