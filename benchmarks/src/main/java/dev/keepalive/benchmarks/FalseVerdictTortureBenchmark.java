@@ -36,9 +36,10 @@ import java.util.stream.Collectors;
  * <ol type="a">
  *   <li><b>CPU hog</b>: client, server and a process that spins, all pinned to one core ({@code taskset}) from
  *       the first connect to the end;</li>
- *   <li><b>slow accept</b>: the server accepts nothing until 75 % of the library's first-response allowance
+ *   <li><b>slow accept</b>: the server accepts nothing until 60 % of the library's first-response allowance
  *       ({@link KeepaliveSettings#firstResponseTimeout()}) after the clients begin, then drains its accept queues
- *       over the next 15 %: connections wait up to 90 % of the allowance for their first answer;</li>
+ *       over the next 20 %: connections wait in the accept queue up to 80 % of the allowance (the rest is left for
+ *       the server to serve what queued meanwhile);</li>
  *   <li><b>client stalls</b>: the clients' event loop blocked for 1, 2 and 3 intervals (1-3 s by default), as a
  *       GC pause would, a bound and an interval apart;</li>
  *   <li><b>reads paused</b>: the clients turn {@code autoRead} off on every live connection for twice the bound
@@ -80,9 +81,9 @@ public final class FalseVerdictTortureBenchmark {
     /** Reasons that are not a keepalive decision of the end that reports them. */
     static final Set<String> NOT_VERDICTS = Set.of("CLOSED_BY_PEER", "RESET_BY_PEER", TorturePipelines.ENDED_BY_PEER);
     /** Share of the first-response allowance the slow server holds its accept queue before draining it. */
-    static final double ACCEPT_HOLD = 0.75;
+    static final double ACCEPT_HOLD = 0.6;
     /** Share of the first-response allowance over which the slow server drains its accept queue. */
-    static final double ACCEPT_DRAIN = 0.15;
+    static final double ACCEPT_DRAIN = 0.2;
     private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration REPORT_TIMEOUT = Duration.ofSeconds(60);
 
@@ -213,6 +214,8 @@ public final class FalseVerdictTortureBenchmark {
      * @param echoed            live connections whose first frame came back
      * @param firstResponse     the live connections' waits for their first inbound frame: p50, p99, max (ns)
      * @param silent            live connections that never received a byte
+     * @param acceptWait        the live connections' waits in the servers' accept queues (from active in the client
+     *                          to active in the server): p50, p99, max (ns)
      * @param falseVerdicts     verdicts on live connections, by end and reason ("client PING_TIMEOUT")
      * @param falseConnections  live connections convicted by either end
      * @param falseEarly        of those, in (c), (d) and (e), convicted before the perturbation began (while
@@ -224,7 +227,8 @@ public final class FalseVerdictTortureBenchmark {
      * @param deathReasons      how the dying connections ended on the client, by reason (missing: not ended)
      */
     public record Run(Scenario scenario, Mode mode, int live, int dying, Duration bound, long connectNanos,
-                      int echoed, long[] firstResponse, long silent, Map<String, Long> falseVerdicts,
+                      int echoed, long[] firstResponse, long silent, long[] acceptWait,
+                      Map<String, Long> falseVerdicts,
                       int falseConnections, int falseEarly, Map<String, Long> otherEnds, Map<String, Long> excused,
                       long[] detectionNanos,
                       Map<String, Long> deathReasons) {
@@ -290,12 +294,15 @@ public final class FalseVerdictTortureBenchmark {
 
     static List<String[]> table(List<Run> runs) {
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[] {"scenario", "pipeline", "echoed / live", "first response p50 / p99 / max",
+        rows.add(new String[] {"scenario", "pipeline", "echoed / live", "accept wait p50 / p99 / max",
+            "first response p50 / p99 / max",
             "false verdicts", "by end and reason", "other ends", "excused", "deaths found", "detection p99 / max",
             "bound"});
         for (Run r : runs) {
             rows.add(new String[] {r.scenario().label(), r.mode().label(),
                 String.format(Locale.ROOT, "%,d / %,d", r.echoed(), r.live()),
+                String.format(Locale.ROOT, "%s / %s / %s", ms(r.acceptWait()[0]), ms(r.acceptWait()[1]),
+                        ms(r.acceptWait()[2])),
                 String.format(Locale.ROOT, "%s / %s / %s", ms(r.firstResponse()[0]), ms(r.firstResponse()[1]),
                         ms(r.firstResponse()[2])) + (r.silent() > 0 ? " (" + r.silent() + " silent)" : ""),
                 String.format(Locale.ROOT, "%,d", r.falseConnections())
@@ -536,6 +543,28 @@ public final class FalseVerdictTortureBenchmark {
             Set<String> convictedEarly = new HashSet<>();
             Set<String> endedOtherwise = new HashSet<>();
             List<Long> detections = new ArrayList<>();
+            Map<String, Long> clientActive = new java.util.HashMap<>();
+            List<Long> acceptWaits = new ArrayList<>();
+            for (int side = 0; side < 2; side++) {
+                for (Map<String, String> report : side == 0 ? clients : servers) {
+                    String act = report.getOrDefault("act", "-");
+                    if (act.equals("-")) {
+                        continue;
+                    }
+                    for (String a : act.split(";")) {
+                        int at = a.lastIndexOf('@');
+                        long t = Long.parseLong(a.substring(at + 1));
+                        if (side == 0) {
+                            clientActive.put(a.substring(0, at), t);
+                        } else if (clientActive.containsKey(a.substring(0, at))) {
+                            acceptWaits.add(t - clientActive.get(a.substring(0, at)));
+                        }
+                    }
+                }
+            }
+            long[] waits = acceptWaits.stream().mapToLong(Long::longValue).sorted().toArray();
+            long[] acceptWait = {Reports.quantile(waits, 0.5), Reports.quantile(waits, 0.99),
+                waits.length == 0 ? 0 : waits[waits.length - 1]};
             int echoed = 0;
             long[] firstResponse = new long[3];
             long silent = 0;
@@ -590,7 +619,7 @@ public final class FalseVerdictTortureBenchmark {
             endedOtherwise.removeAll(convicted);
             long[] detectionNanos = detections.stream().mapToLong(Long::longValue).sorted().toArray();
             return new Run(scenario, mode, live, dying, bound, connectNanos, echoed, firstResponse, silent,
-                    falseVerdicts, convicted.size(), convictedEarly.size(), otherEnds, excused, detectionNanos,
+                    acceptWait, falseVerdicts, convicted.size(), convictedEarly.size(), otherEnds, excused, detectionNanos,
                     deathReasons);
         }
 

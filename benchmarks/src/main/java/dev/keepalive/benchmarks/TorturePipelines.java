@@ -50,6 +50,8 @@ final class TorturePipelines {
         final Queue<Record> ended = new ConcurrentLinkedQueue<>();
         /** A client's connections. */
         final Queue<Record> all = new ConcurrentLinkedQueue<>();
+        /** The connections that became active, live ones only. */
+        final Queue<Record> activeLive = new ConcurrentLinkedQueue<>();
         final AtomicInteger active = new AtomicInteger();
         final AtomicInteger echoed = new AtomicInteger();
         final AtomicInteger echoedLive = new AtomicInteger();
@@ -116,6 +118,9 @@ final class TorturePipelines {
             InetSocketAddress remote = (InetSocketAddress) ctx.channel().remoteAddress();
             key = client ? key(local) + ">" + key(remote) : key(remote) + ">" + key(local);
             book.active.incrementAndGet();
+            if (!dying) {
+                book.activeLive.add(this);
+            }
             super.channelActive(ctx);
         }
 

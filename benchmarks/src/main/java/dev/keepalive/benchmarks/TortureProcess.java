@@ -64,7 +64,8 @@ import java.util.stream.Collectors;
  *       then, and on again after the duration;</li>
  *   <li>{@code status}: answers {@code status dyingEnded=<n>}, the dying connections that ended so far;</li>
  *   <li>{@code report}: answers {@code report active=<n> echoed=<live echoed> open=<n> fr=<p50>,<p99>,<max>,<n>: the waits of
- *       live client connections for their first inbound frame, ns> silent=<live connections with none> ended=<key,dying,reason,activeAt,endedAt;...>};</li>
+ *       live client connections for their first inbound frame, ns> silent=<live connections with none>
+ *       act=<key@activeAt;... of the live connections> ended=<key,dying,reason,activeAt,endedAt;...>};</li>
  *   <li>end of stdin: the process exits.</li>
  * </ul>
  */
@@ -356,6 +357,16 @@ public final class TortureProcess {
                     .append(Reports.quantile(waits, 0.99)).append(',')
                     .append(waits.length == 0 ? 0 : waits[waits.length - 1]).append(',').append(waits.length)
                     .append(" silent=").append(silent);
+        }
+        sb.append(" act=");
+        // When each live connection became active here: the driver matches the two ends' times by key, and the
+        // difference is the connection's wait in the server's accept queue.
+        List<Record> active = new ArrayList<>(book.activeLive);
+        for (int i = 0; i < active.size(); i++) {
+            sb.append(i == 0 ? "" : ";").append(active.get(i).key).append('@').append(active.get(i).activeAt);
+        }
+        if (active.isEmpty()) {
+            sb.append('-');
         }
         sb.append(" ended=");
         if (ended.isEmpty()) {
