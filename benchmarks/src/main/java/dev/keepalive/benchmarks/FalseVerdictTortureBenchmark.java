@@ -210,7 +210,9 @@ public final class FalseVerdictTortureBenchmark {
      * @param firstResponse     the live connections' waits for their first inbound frame: p50, p99, max (ns)
      * @param silent            live connections that never received a byte
      * @param acceptWait        the live connections' waits in the servers' accept queues (from active in the client
-     *                          to active in the server): p50, p99, max (ns)
+     *                          to active in the server, that is accepted and registered on its connection loop):
+     *                          p50, p99, max (ns); negative where the client's loop noticed its connect later than
+     *                          the server accepted it
      * @param falseVerdicts     verdicts on live connections, by end and reason ("client PING_TIMEOUT")
      * @param falseConnections  live connections convicted by either end
      * @param falseEarly        of those, in (c), (d) and (e), convicted before the perturbation began (while
