@@ -24,7 +24,8 @@ public interface KeepaliveListener {
 
     /**
      * Ping {@code pingId} went unanswered, and nothing else arrived, for the ping timeout; {@code missed} consecutive
-     * pings are now missed. Unless that reaches the limit, the next ping goes out at once.
+     * pings are now missed. Unless that reaches the limit, the next ping goes out at once; when it does (the last
+     * miss is told too), {@link #onPeerDead} follows.
      */
     default void onPingMissed(SocketAddress remote, long pingId, int missed) {
     }
@@ -36,7 +37,11 @@ public interface KeepaliveListener {
     default void onLocalStall(SocketAddress remote, Duration lateness) {
     }
 
-    /** The connection's peer was declared dead, or the connection was lost; the exception says why. */
+    /**
+     * The connection's peer was declared dead, or the connection was lost; the exception says why
+     * ({@link PeerDeadException#reason()}) and, where the kernel could tell, whether the peer's host still answered
+     * ({@link PeerDeadException#diagnosis()}).
+     */
     default void onPeerDead(PeerDeadException cause) {
     }
 }

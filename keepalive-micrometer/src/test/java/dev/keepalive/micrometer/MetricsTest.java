@@ -1,7 +1,7 @@
 package dev.keepalive.micrometer;
 
-import dev.keepalive.DeadPeerReason;
 import dev.keepalive.KeepaliveSettings;
+import dev.keepalive.PeerDiagnosis;
 import dev.keepalive.netty.KeepaliveHandler;
 import dev.keepalive.netty.KeepaliveProbe;
 import dev.keepalive.netty.client.ReconnectingClient;
@@ -55,6 +55,36 @@ class MetricsTest {
             assertTrue(registry.get("keepalive.ping.rtt").timer().count() >= 3);
             assertTrue(registry.get("keepalive.ping.rtt").timer().max(TimeUnit.SECONDS) < 1);
 
+            // A server that greets once (the connection has proven itself), then never answers again.
+            Channel silent = net.server(ch -> ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelActive(ChannelHandlerContext ctx) {
+                    ctx.writeAndFlush(ctx.alloc().buffer(8).writeInt(4).writeInt(0x4E11));
+                    ctx.fireChannelActive();
+                }
+
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    ReferenceCountUtil.release(msg);
+                }
+            }));
+            net.connect(silent, ch -> Loopback.framed(ch, KeepaliveHandler.builder(FAST).listener(metrics).build()));
+            await().atMost(ofSeconds(10)).until(() -> deaths(registry, "PING_TIMEOUT") == 1);
+            // NIO cannot read the kernel's view.
+            assertEquals(1, registry.get("keepalive.peers.dead").tag("reason", "PING_TIMEOUT")
+                    .tag("diagnosis", PeerDiagnosis.UNKNOWN.name()).functionCounter().count());
+            assertEquals(0, deaths(registry, "RESET_BY_PEER"));
+        }
+    }
+
+    @Test
+    void deathsAreTaggedWithTheKernelsDiagnosisOnEpoll() {
+        assertTrue(Transport.EPOLL.isAvailable(), Transport.EPOLL::unavailableBecause);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        KeepaliveMetrics metrics = new KeepaliveMetrics();
+        metrics.bindTo(registry);
+        try (Loopback net = new Loopback(Transport.EPOLL)) {
+            // The peer's application reads and never answers; its kernel acknowledges every ping.
             Channel silent = net.server(ch -> ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
                 @Override
                 public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -62,11 +92,17 @@ class MetricsTest {
                 }
             }));
             net.connect(silent, ch -> Loopback.framed(ch, KeepaliveHandler.builder(FAST).listener(metrics).build()));
-            await().atMost(ofSeconds(10)).until(() -> registry.get("keepalive.peers.dead")
-                    .tag("reason", DeadPeerReason.PING_TIMEOUT.name()).functionCounter().count() == 1);
-            assertEquals(0, registry.get("keepalive.peers.dead").tag("reason", "RESET_BY_PEER").functionCounter()
-                    .count());
+            await().atMost(ofSeconds(10)).until(() -> deaths(registry, "PING_TIMEOUT") == 1);
+            assertEquals(1, registry.get("keepalive.peers.dead").tag("reason", "PING_TIMEOUT")
+                    .tag("diagnosis", PeerDiagnosis.APPLICATION_NOT_ANSWERING.name()).functionCounter().count());
+            // The final miss is counted as every other one.
+            assertEquals(1, registry.get("keepalive.pings.missed").functionCounter().count());
         }
+    }
+
+    private static double deaths(SimpleMeterRegistry registry, String reason) {
+        return registry.get("keepalive.peers.dead").tag("reason", reason).functionCounters().stream()
+                .mapToDouble(c -> c.count()).sum();
     }
 
     @Test

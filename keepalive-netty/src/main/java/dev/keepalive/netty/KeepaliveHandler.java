@@ -5,6 +5,7 @@ import dev.keepalive.KeepaliveListener;
 import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.KeepaliveStats;
 import dev.keepalive.PeerDeadException;
+import dev.keepalive.PeerDiagnosis;
 import dev.keepalive.Ticker;
 import dev.keepalive.core.LivenessMonitor;
 import dev.keepalive.core.LivenessMonitor.Action;
@@ -12,9 +13,12 @@ import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
 import dev.keepalive.core.LivenessMonitor.PingCause;
 import dev.keepalive.core.LivenessMonitor.PongResult;
 import dev.keepalive.core.LoopHealth;
+import dev.keepalive.netty.internal.ConnectionEnd;
 import dev.keepalive.netty.internal.IoErrors;
+import dev.keepalive.netty.internal.KernelDiagnosis;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
@@ -40,9 +44,10 @@ import java.util.function.DoubleSupplier;
  *
  * <p>One handler per channel (it is not {@code @Sharable}); it works on client and server channels, added before or
  * after the channel is active. It drives a {@link LivenessMonitor} from the channel's event loop. The per-message
- * path only sets a flag: no clock read, no timer rescheduling, no listener on writes. Any inbound message counts as
- * liveness, so a busy connection sends no pings; so do bytes of a message still being decoded, so a peer that
- * trickles a large message through a slow link is not declared dead while its pong waits behind that message.
+ * path only sets a flag; the clock is read once per read from the socket, and no timer is rescheduled and no
+ * listener added on writes. Any inbound message counts as liveness, so a busy connection sends no pings; so do
+ * bytes of a message still being decoded, so a peer that trickles a large message through a slow link is not
+ * declared dead while its pong waits behind that message.
  *
  * <h2>Pipeline</h2>
  * Place it after the handlers that turn bytes into messages and back, so that probes travel as messages of the
@@ -91,19 +96,48 @@ import java.util.function.DoubleSupplier;
  *       {@link DeadPeerReason#WRITE_STALL}</td></tr>
  *   <tr><td>localStallThreshold</td><td>pingTimeout / 2</td><td>a timer this late re-probes instead of
  *       declaring death</td></tr>
+ *   <tr><td>firstResponseTimeout</td><td>twice the bound</td><td>a new connection that has received nothing yet is
+ *       judged only by this: {@link DeadPeerReason#FIRST_RESPONSE_TIMEOUT}</td></tr>
  *   <tr><td>minPeerPingInterval, peerPingStrikes</td><td>100 ms, 2</td><td>closes a peer that pings too
- *       often</td></tr>
+ *       often ({@link DeadPeerReason#PEER_PINGED_TOO_OFTEN}), at most one strike per read</td></tr>
  *   <tr><td>tcpKeepAlive, tcpKeepIdle, tcpKeepInterval, tcpKeepCount, tcpUserTimeout</td><td>on, derived from the
  *       detection bound</td><td>applied to the socket when the channel becomes active (see
  *       {@link TcpKeepaliveOptions}); a kernel {@code ETIMEDOUT} becomes {@link DeadPeerReason#TCP_TIMEOUT}</td></tr>
  * </table>
  *
+ * <h2>A live peer is never declared dead</h2>
+ * Every silence verdict comes at the full bound of silence after the peer's last byte, never before (see
+ * {@link LivenessMonitor} for both edges of each). Before any verdict or missed ping, the handler lets the event loop
+ * read what is already in the socket. Every handler on an event loop shares that loop's {@link LoopHealth}: while
+ * the loop lags, verdicts wait as long again as it was stuck, at most once more the bound. With {@code autoRead}
+ * off and no {@code read()} requested (backpressure), a missing pong proves nothing and no silence verdict is given;
+ * silence counts again from the next {@code read()}. Whatever throws in the timer (a probe that cannot build a
+ * ping) is logged once per connection and counted in {@link KeepaliveStats#probeErrors()}, and the connection stays
+ * watched.
+ *
  * <h2>On a dead peer</h2>
  * The handler fails every pending write with a {@link PeerDeadException} that names the reason, fires that
- * exception through the pipeline ({@code exceptionCaught}), tells the listener, and closes the channel. Later writes
- * through it fail with the same exception. A reset or a kernel timeout reported by the transport is replaced in the
- * pipeline by a {@link PeerDeadException} whose cause is the original error; a close by the peer is reported to the
- * listener as {@link DeadPeerReason#CLOSED_BY_PEER}.
+ * exception through the pipeline ({@code exceptionCaught}), tells the listener, and closes the channel. Writes that
+ * still reach the handler fail with the same exception; once the closed channel is deregistered, Netty removes its
+ * handlers and fails later writes itself with a {@code ClosedChannelException} ({@link #deadCause()} still says
+ * why). A reset or a kernel timeout reported by the transport is replaced in the pipeline by a
+ * {@link PeerDeadException} whose cause is the original error, whether a read or a write met it first (a write's
+ * error, which the transport reports to no handler, is fired as the {@link PeerDeadException}).
+ *
+ * <p>The verdicts of silence ({@link DeadPeerReason#PING_TIMEOUT}, {@link DeadPeerReason#READ_IDLE},
+ * {@link DeadPeerReason#WRITE_STALL}) and kernel timeouts carry the kernel's view of the peer
+ * ({@link PeerDeadException#diagnosis()}), read from {@code TCP_INFO} on epoll and io_uring: a peer host that
+ * acknowledged our pings (its application is not answering) or one that did not (host or path gone); unknown on
+ * NIO. A kernel timeout while the peer's host kept answering zero-window probes (Linux bounds zero-window probing
+ * with TCP_USER_TIMEOUT) is a peer that stopped reading: {@link DeadPeerReason#WRITE_STALL}. (When the timeout
+ * meets a write still queued in the channel, the socket is closed before its view can be read: then it stays
+ * {@link DeadPeerReason#TCP_TIMEOUT}, diagnosis unknown.)
+ *
+ * <p>A close this handler did not start is reported to the listener, with {@link #deadCause()} set before the
+ * close future's listeners added after the handler run and before queued writes are failed (they fail with it):
+ * the end of the stream is {@link DeadPeerReason#CLOSED_BY_PEER}; after an I/O error that names no peer failure,
+ * {@link DeadPeerReason#IO_ERROR}; a close by a handler nearer the socket, {@link DeadPeerReason#CLOSED_LOCALLY}.
+ * The empty read at the end of the stream is no inbound traffic.
  *
  * <h2>Threading</h2>
  * Everything runs on the channel's event loop. {@link #stats()} and {@link #effectiveTcpOptions()} may be read from
@@ -130,6 +164,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private final LivenessMonitor monitor;
     private final ProbeSink sink = new ProbeSink();
     private final Runnable timerTask = this::onTimer;
+    /** Runs when the channel's close completes, before the close future's later listeners and channelInactive. */
+    private final ChannelFutureListener closeListener = this::onChannelClosed;
 
     private ChannelHandlerContext ctx;
     private boolean initialized;
@@ -140,6 +176,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * autoRead was on belongs to the auto-read loop, which Netty cancels when autoRead goes off.)
      */
     private boolean explicitReadPending;
+    /** A message reached {@link #channelRead} since the last {@code channelReadComplete}. */
+    private boolean readInBatch;
     /** Whether the monitor was last told that reads are paused. */
     private boolean readsPaused;
     private boolean probeErrorLogged;
@@ -148,6 +186,12 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private volatile PeerDeadException deadCause;
     private volatile EffectiveTcpOptions effectiveTcpOptions;
     private volatile KeepaliveStats lastStats;
+    /** The channel's outbound buffer, kept to fail its writes with the reason when the transport closes it. */
+    private ChannelOutboundBuffer outboundBuffer;
+    /** The last read from the socket ended the stream (the peer's FIN). */
+    private boolean endOfStream;
+    /** An I/O error of the transport that no reason matched, for the close that follows it. */
+    private IOException unclassifiedError;
 
     private KeepaliveHandler(Builder b) {
         this.settings = b.settings;
@@ -213,6 +257,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         probe = bound;
         interceptsWrites = bound.interceptsWrites();
+        ch.closeFuture().addListener(closeListener);
         if (ch.isActive() && ch.isRegistered()) {
             initialize();
         }
@@ -220,6 +265,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (!ctx.channel().closeFuture().isDone()) {
+            ctx.channel().closeFuture().removeListener(closeListener);
+        }
         destroy();
     }
 
@@ -241,10 +289,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         if (!closeRequested && probe.closeAnnounced()) {
             log.debug("{} closed the connection as it had announced", ctx.channel().remoteAddress());
-        } else if (!closeRequested && monitor.markDead(DeadPeerReason.CLOSED_BY_PEER)) {
-            PeerDeadException e = newDeadException(DeadPeerReason.CLOSED_BY_PEER, null);
-            deadCause = e;
-            notifyPeerDead(e);
+        } else {
+            onConnectionLost(); // normally done already, when the close completed
         }
         destroy();
         super.channelInactive(ctx);
@@ -259,6 +305,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         if (applyTcpOptions) {
             effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
         }
+        outboundBuffer = ctx.channel().unsafe().outboundBuffer();
         monitor.onActive();
         arm();
     }
@@ -280,6 +327,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        readInBatch = true;
         monitor.onInbound();
         boolean consumed;
         try {
@@ -304,9 +352,13 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
         explicitReadPending = false;
-        if (monitor.onReadComplete()) {
-            arm();
+        boolean endedStream = readEndedStream(); // also after messages: the same read pass may end the stream
+        if (readInBatch || !endedStream) { // the empty read at the end of the stream is no sign of life
+            if (monitor.onReadComplete()) {
+                arm();
+            }
         }
+        readInBatch = false;
         super.channelReadComplete(ctx);
     }
 
@@ -333,8 +385,19 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return;
         }
         DeadPeerReason reason = IoErrors.classify(cause);
+        if (reason == null && cause instanceof IOException) {
+            unclassifiedError = (IOException) cause;
+        }
+        PeerDiagnosis diagnosis = PeerDiagnosis.UNKNOWN;
+        if (reason == DeadPeerReason.TCP_TIMEOUT) {
+            EffectiveTcpOptions tcp = effectiveTcpOptions;
+            diagnosis = KernelDiagnosis.ofKernelTimeout(ctx.channel(), tcp == null ? 0 : tcp.userTimeoutMillis());
+            if (diagnosis == PeerDiagnosis.APPLICATION_NOT_ANSWERING) {
+                reason = DeadPeerReason.WRITE_STALL; // zero-window probes answered until TCP_USER_TIMEOUT
+            }
+        }
         if (reason != null && !closeRequested && monitor.markDead(reason)) {
-            PeerDeadException e = newDeadException(reason, cause);
+            PeerDeadException e = newDeadException(reason, diagnosis, cause);
             deadCause = e;
             failPendingWrites(e);
             probe.connectionEnded(e);
@@ -510,15 +573,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     private void declareDead(DeadPeerReason reason) {
         if (reason == DeadPeerReason.PING_TIMEOUT) {
-            try {
-                listener.onPingMissed(ctx.channel().remoteAddress(), monitor.pingId(), monitor.missedPings());
-            } catch (RuntimeException ex) {
-                log.warn("KeepaliveListener threw", ex);
-            }
+            reportFinalMiss();
         }
-        PeerDeadException e = newDeadException(reason, null);
+        PeerDeadException e = newDeadException(reason, diagnoseSilence(reason), null);
         deadCause = e;
-        log.debug("{}", e.getMessage());
         failPendingWrites(e);
         probe.connectionEnded(e);
         notifyPeerDead(e);
@@ -526,16 +584,90 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         ctx.close();
     }
 
-    private PeerDeadException newDeadException(DeadPeerReason reason, Throwable cause) {
+    private PeerDeadException newDeadException(DeadPeerReason reason, PeerDiagnosis diagnosis, Throwable cause) {
         long rtt = monitor.lastRttNanos();
-        return new PeerDeadException(reason, ctx.channel().remoteAddress(),
+        return new PeerDeadException(reason, diagnosis, ctx.channel().remoteAddress(),
                 Duration.ofNanos(monitor.sinceLastInboundNanos(ticker.nanoTime())), monitor.missedPings(),
                 rtt < 0 ? null : Duration.ofNanos(rtt), cause);
+    }
+
+    /**
+     * The kernel's view after a verdict of silence, read while the socket is still open; {@link PeerDiagnosis#UNKNOWN}
+     * for other verdicts and on transports that cannot read it.
+     */
+    private PeerDiagnosis diagnoseSilence(DeadPeerReason reason) {
+        return KernelDiagnosis.ofVerdict(ctx.channel(), reason,
+                TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(ticker.nanoTime())));
+    }
+
+    /** The ping that ends the connection was missed too: the listener hears of it as of every other miss. */
+    private void reportFinalMiss() {
+        try {
+            listener.onPingMissed(ctx.channel().remoteAddress(), monitor.pingId(), monitor.missedPings());
+        } catch (RuntimeException e) {
+            log.warn("KeepaliveListener threw", e);
+        }
+    }
+
+    /**
+     * Whether the last read from the socket found the end of the stream: such a read brings no byte, so it is no
+     * sign of life, and it means that the peer closed. Netty passes {@code channelReadComplete} on for it before it
+     * closes the channel (or shuts its input down).
+     */
+    private boolean readEndedStream() {
+        if (ConnectionEnd.lastReadEndedStream(ctx.channel())) {
+            endOfStream = true;
+            return true;
+        }
+        return false;
+    }
+
+    // ---- a close this handler did not ask for -------------------------------------------------------------
+
+    /**
+     * The channel's close completed. Runs before {@code channelInactive} and, since the listener is added when the
+     * handler is, before the close future's listeners added after that, and before the transport fails the writes
+     * still queued: so {@link #deadCause()} is set, and those writes fail with it.
+     */
+    private void onChannelClosed(ChannelFuture future) {
+        if (ctx != null && !probe.closeAnnounced()) {
+            onConnectionLost();
+        }
+    }
+
+    /**
+     * The connection ended without this handler or the application (through it) asking: says why, as far as it can
+     * be known. An error the transport met on a write (a reset, a kernel timeout) is classified as on a read; a FIN
+     * is {@link DeadPeerReason#CLOSED_BY_PEER}; an unclassified error is {@link DeadPeerReason#IO_ERROR}; a close
+     * started elsewhere on this side is {@link DeadPeerReason#CLOSED_LOCALLY}.
+     */
+    private void onConnectionLost() {
+        if (closeRequested || deadCause != null) {
+            return;
+        }
+        Throwable writeError = ConnectionEnd.transportCloseCause(ctx.channel());
+        boolean ended = endOfStream || readEndedStream(); // io_uring closes before its read completes
+        DeadPeerReason reason = ConnectionEnd.reason(writeError, ended, unclassifiedError);
+        Throwable cause = writeError != null ? writeError
+                : reason == DeadPeerReason.IO_ERROR ? unclassifiedError : null;
+        if (!monitor.markDead(reason)) {
+            return;
+        }
+        PeerDeadException e = newDeadException(reason, PeerDiagnosis.UNKNOWN, cause);
+        deadCause = e;
+        failPendingWrites(e);
+        notifyPeerDead(e);
+        if (writeError != null) {
+            ctx.fireExceptionCaught(e); // the transport fails the write only: the pipeline has not heard of it
+        }
     }
 
     /** Fails what is queued in the channel with the dead-peer cause, so that no write ends in a bare close. */
     private void failPendingWrites(IOException cause) {
         ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
+        if (buf == null) {
+            buf = outboundBuffer; // closed by the transport: its writes are still queued while the close completes
+        }
         if (buf == null) {
             return;
         }
@@ -546,6 +678,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     private void notifyPeerDead(PeerDeadException e) {
+        log.debug("{}", e.getMessage());
         lastStats = monitor.stats();
         try {
             listener.onPeerDead(e);

@@ -219,6 +219,7 @@ class KeepaliveProbeSpiTest {
     @Test
     void anUnannouncedCloseIsOneAndEndsTheProbeWithIt() {
         start();
+        ch.unsafe().recvBufAllocHandle().lastBytesRead(-1); // the read found the end of the stream
         ch.pipeline().fireChannelInactive();
         assertEquals(List.of("dead:CLOSED_BY_PEER"), events);
         assertEquals(List.of("CLOSED_BY_PEER"), probe().ended);

@@ -273,6 +273,7 @@ class Http1ProbeTest {
         time.advance(I);
         readProbe();
         ChannelFuture write = ch.writeAndFlush(appRequest("/x"));
+        ch.unsafe().recvBufAllocHandle().lastBytesRead(-1); // the read found the end of the stream
         ch.pipeline().fireChannelInactive();
         assertEquals(List.of(DeadPeerReason.CLOSED_BY_PEER), deaths);
         assertEquals(DeadPeerReason.CLOSED_BY_PEER,
