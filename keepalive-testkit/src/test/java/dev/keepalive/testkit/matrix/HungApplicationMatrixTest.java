@@ -80,8 +80,12 @@ class HungApplicationMatrixTest {
         watchedUntil = Matrix.watchUntil(faultAt + longest.plus(TOLERANCE).plus(CONTROL_MARGIN).toNanos(),
                 tcpKeepaliveOnly::isActive);
         int port = tcpKeepaliveOnly.channel().localAddress().getPort();
-        socketState = Commands.run("ss", "-tnoH", "state", "established", "sport", "=", ":" + port).check().stdout()
-                .strip();
+        String local = tcpKeepaliveOnly.channel().localAddress().getAddress().getHostAddress() + "]:" + port;
+        // Only this socket's line: another process on the machine may use the same port on another address.
+        String all = Commands.run("ss", "-tnoH", "state", "established", "sport", "=", ":" + port).check().stdout();
+        String mine = all.lines().filter(line -> line.contains(local) || line.contains(" " + local.replace("]", "")))
+                .collect(java.util.stream.Collectors.joining("\n")).strip();
+        socketState = mine.isEmpty() ? all.strip() : mine;
     }
 
     @AfterAll
