@@ -115,6 +115,7 @@ public final class ReconnectingClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ReconnectingClient.class);
     private static final String TRACKER = "keepalive-client";
     private static final String TAIL = "keepalive-client-tail";
+    private static final String FIRST_READ = "keepalive-client-first-read";
 
     /** Sets up a connection's pipeline; it must add the given {@link KeepaliveHandler} after its codecs. */
     @FunctionalInterface
@@ -680,6 +681,7 @@ public final class ReconnectingClient implements AutoCloseable {
                         + "app)");
             }
             ch.pipeline().addAfter(ctx.name(), TRACKER, tracker);
+            ch.pipeline().addBefore(ctx.name(), FIRST_READ, new FirstRead(tracker));
             ch.pipeline().addLast(TAIL, new ClientEvents.Tail());
         }
 
@@ -714,18 +716,37 @@ public final class ReconnectingClient implements AutoCloseable {
             super.channelInactive(ctx);
         }
 
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        void firstRead(Channel ch) {
             if (!answered) {
                 answered = true;
-                answered(ctx.channel());
+                answered(ch);
             }
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (ackId != null) {
                 long id = ackId.applyAsLong(msg);
                 if (id >= 0) {
                     buffer.acknowledged(id);
                 }
             }
+            ctx.fireChannelRead(msg);
+        }
+    }
+
+    /** Sits before the KeepaliveHandler: the first inbound message of any kind proves the peer alive. */
+    private static final class FirstRead extends io.netty.channel.ChannelInboundHandlerAdapter {
+        private final Tracker tracker;
+
+        FirstRead(Tracker tracker) {
+            this.tracker = tracker;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.pipeline().remove(this);
+            tracker.firstRead(ctx.channel());
             ctx.fireChannelRead(msg);
         }
     }
