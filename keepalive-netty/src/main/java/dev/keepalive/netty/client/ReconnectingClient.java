@@ -156,7 +156,7 @@ public final class ReconnectingClient implements AutoCloseable {
     private final ClientCounters counters = new ClientCounters();
     private final Set<Channel> opened = new HashSet<>();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
-    private KeepaliveSettings settings;
+    private volatile KeepaliveSettings settings;
     private Channel connecting;
     private Channel channel;
     private KeepaliveHandler keepalive;
