@@ -6,7 +6,6 @@ import dev.keepalive.PeerDeadException;
 import dev.keepalive.netty.KeepaliveHandler;
 import dev.keepalive.reconnect.ClientStats;
 import dev.keepalive.reconnect.internal.ConnectionMachine;
-import dev.keepalive.reconnect.internal.SendBuffer;
 
 import java.net.SocketAddress;
 import java.time.Duration;
@@ -29,7 +28,7 @@ final class ClientCounters {
     }
 
     /** A consistent snapshot; must run on the event loop. */
-    ClientStats snapshot(ConnectionMachine machine, KeepaliveHandler current, SendBuffer buffer, long now) {
+    ClientStats snapshot(ConnectionMachine machine, KeepaliveHandler current, int held, long heldBytes, long now) {
         long pings = pingsSentBefore;
         long pongs = pongsReceivedBefore;
         long smoothed = lastSmoothedRttNanos;
@@ -43,7 +42,7 @@ final class ClientCounters {
         }
         return new ClientStats(machine.state(), pings, pongs, nanos(lastRttNanos), nanos(smoothed),
                 nanos(maxRttNanos), machine.deaths(), machine.attempts(), machine.successes(),
-                machine.disconnectedTime(now), buffer.messages(), buffer.bytes());
+                machine.disconnectedTime(now), held, heldBytes);
     }
 
     private static Duration nanos(long n) {

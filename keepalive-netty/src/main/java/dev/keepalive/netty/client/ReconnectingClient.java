@@ -7,7 +7,6 @@ import dev.keepalive.PeerDeadException;
 import dev.keepalive.Ticker;
 import dev.keepalive.netty.KeepaliveHandler;
 import dev.keepalive.netty.KeepaliveProbe;
-import dev.keepalive.reconnect.Backoff;
 import dev.keepalive.reconnect.ClientClosedException;
 import dev.keepalive.reconnect.ClientStats;
 import dev.keepalive.reconnect.ConnectionEvent;
@@ -20,7 +19,6 @@ import dev.keepalive.reconnect.WriteBufferFullException;
 import dev.keepalive.reconnect.WriteExpiredException;
 import dev.keepalive.reconnect.internal.ConnectionMachine;
 import dev.keepalive.reconnect.internal.ConnectionMachine.Action;
-import dev.keepalive.reconnect.internal.SendBuffer;
 import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.netty.bootstrap.Bootstrap;
@@ -129,9 +127,6 @@ public final class ReconnectingClient implements AutoCloseable {
         void initChannel(Channel channel, KeepaliveHandler keepalive) throws Exception;
     }
 
-    /** How a send's future completes. */
-    enum Tracking { WRITTEN, CONFIRMED, ACKNOWLEDGED }
-
     private final Bootstrap bootstrap;
     private final EventLoop loop;
     private final List<InetSocketAddress> endpoints;
@@ -142,17 +137,13 @@ public final class ReconnectingClient implements AutoCloseable {
     private final ReconnectPolicy policy;
     private final DisconnectedWrites offline;
     private final Function<Channel, CompletionStage<?>> onConnected;
-    private final ToLongFunction<Object> messageId;
     private final ToLongFunction<Object> ackId;
-    private final ToLongFunction<Object> sizer;
     private final ConnectionListener listener;
     private final Ticker ticker;
-    private final Tracking tracking;
-    private final boolean resend;
 
     // Event-loop state.
     private final ConnectionMachine machine;
-    private final SendBuffer buffer;
+    private final ClientSends sends;
     private final ClientCounters counters = new ClientCounters();
     private final Set<Channel> opened = new HashSet<>();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
@@ -160,11 +151,8 @@ public final class ReconnectingClient implements AutoCloseable {
     private Channel connecting;
     private Channel channel;
     private KeepaliveHandler keepalive;
-    private long lastSeqWritten;
     private ScheduledFuture<?> machineTimer;
     private long machineTimerAt;
-    private ScheduledFuture<?> bufferTimer;
-    private long bufferTimerAt;
     private boolean initFailureLogged;
     private volatile ConnectionState state = ConnectionState.BACKING_OFF;
     private volatile ClientStats lastStats;
@@ -180,14 +168,13 @@ public final class ReconnectingClient implements AutoCloseable {
         this.policy = b.policy;
         this.offline = b.offline;
         this.onConnected = b.onConnected;
-        this.messageId = b.messageId;
         this.ackId = b.ackId;
-        this.sizer = b.sizer;
         this.listener = b.listener;
         this.ticker = b.ticker;
-        this.tracking = ackId != null ? Tracking.ACKNOWLEDGED
-                : b.confirmReads && probe.sendsPings() ? Tracking.CONFIRMED : Tracking.WRITTEN;
-        this.resend = b.resendUnconfirmed != null ? b.resendUnconfirmed : tracking == Tracking.ACKNOWLEDGED;
+        ClientSends.Tracking tracking = ackId != null ? ClientSends.Tracking.ACKNOWLEDGED
+                : b.confirmReads && probe.sendsPings() ? ClientSends.Tracking.CONFIRMED : ClientSends.Tracking.WRITTEN;
+        boolean resend = b.resendUnconfirmed != null ? b.resendUnconfirmed
+                : tracking == ClientSends.Tracking.ACKNOWLEDGED;
         List<CircuitBreaker> cbs = new ArrayList<>();
         policy.circuitBreaker().ifPresent(config -> {
             for (InetSocketAddress ep : endpoints) {
@@ -196,7 +183,7 @@ public final class ReconnectingClient implements AutoCloseable {
         });
         this.breakers = List.copyOf(cbs);
         this.machine = new ConnectionMachine(policy, endpoints, ticker, this::emit);
-        this.buffer = new SendBuffer(offline, b.ackTimeout, ticker, ReferenceCountUtil::release);
+        this.sends = new ClientSends(offline, b.ackTimeout, loop, ticker, tracking, resend, b.messageId, b.sizer);
         this.lastStats = snapshot();
     }
 
@@ -340,34 +327,12 @@ public final class ReconnectingClient implements AutoCloseable {
         }, Math.max(0, at - ticker.nanoTime()), TimeUnit.NANOSECONDS);
     }
 
-    private void armBufferTimer() {
-        if (!buffer.hasDeadline()) {
-            return;
-        }
-        long at = buffer.deadline();
-        if (bufferTimer != null) {
-            if (bufferTimerAt - at <= 0) {
-                return;
-            }
-            bufferTimer.cancel(false);
-        }
-        bufferTimerAt = at;
-        bufferTimer = loop.schedule(() -> {
-            bufferTimer = null;
-            buffer.onTimer(ticker.nanoTime());
-            armBufferTimer();
-        }, Math.max(0, at - ticker.nanoTime()), TimeUnit.NANOSECONDS);
-    }
-
     private void shutDown(ClientClosedException failure) {
-        for (ScheduledFuture<?> t : new ScheduledFuture<?>[] {machineTimer, bufferTimer}) {
-            if (t != null) {
-                t.cancel(false);
-            }
+        if (machineTimer != null) {
+            machineTimer.cancel(false);
+            machineTimer = null;
         }
-        machineTimer = null;
-        bufferTimer = null;
-        buffer.failAll(failure);
+        sends.failAll(failure);
         for (Channel ch : new ArrayList<>(opened)) {
             ch.close();
         }
@@ -502,16 +467,7 @@ public final class ReconnectingClient implements AutoCloseable {
 
     /** CONNECTED: queued (and re-queued) sends go out in order, before any new send. */
     private void proven(Channel ch) {
-        boolean wrote = false;
-        for (SendBuffer.Entry e = buffer.poll(); e != null && ch.isActive(); e = buffer.poll()) {
-            write(ch, e);
-            wrote = true;
-        }
-        ch.flush();
-        if (wrote) {
-            requestConfirmation(ch);
-        }
-        armBufferTimer();
+        sends.proven(ch, keepalive);
     }
 
     private void channelClosed(Channel ch, KeepaliveHandler handler) {
@@ -523,13 +479,11 @@ public final class ReconnectingClient implements AutoCloseable {
         counters.connectionEnded(handler.stats());
         PeerDeadException dead = handler.deadCause();
         DeadPeerReason reason = dead == null ? null : dead.reason();
-        buffer.connectionLost(resend, dead != null ? dead
-                : new IOException("the connection closed before the peer confirmed reading the message"));
+        sends.connectionLost(dead);
         if (reason == DeadPeerReason.TOO_MANY_PINGS) {
             pingLessOften();
         }
         act(machine.onChannelClosed(reason, dead));
-        armBufferTimer();
     }
 
     private void pingLessOften() {
@@ -551,84 +505,14 @@ public final class ReconnectingClient implements AutoCloseable {
             future.completeExceptionally(new ClientClosedException("the client is closed", machine.lastCause()));
             return;
         }
-        Channel ch = channel;
-        boolean connected = machine.state() == ConnectionState.CONNECTED && ch != null && ch.isActive();
-        if (!connected && !offline.queues()) {
+        if (!offline.queues() && !(machine.state() == ConnectionState.CONNECTED && sends.connected())) {
             ReferenceCountUtil.release(msg);
             future.completeExceptionally(new NotConnectedException("not connected (state " + machine.state() + ", "
                     + machine.attempt() + " attempts in this sequence); the client fails sends fast while "
                     + "disconnected", machine.lastCause()));
             return;
         }
-        SendBuffer.Entry e = buffer.admit(msg, Math.max(0, sizer.applyAsLong(msg)), future);
-        if (e == null) {
-            return;
-        }
-        if (connected) {
-            write(ch, e);
-            ch.flush();
-            requestConfirmation(ch);
-        } else {
-            buffer.enqueue(e);
-        }
-        armBufferTimer();
-    }
-
-    private void write(Channel ch, SendBuffer.Entry e) {
-        if (tracking == Tracking.WRITTEN) {
-            CompletableFuture<Void> future = e.future();
-            ch.write(e.message()).addListener(f -> {
-                if (f.isSuccess()) {
-                    future.complete(null);
-                } else {
-                    future.completeExceptionally(f.cause());
-                }
-            });
-            return;
-        }
-        long key;
-        if (tracking == Tracking.ACKNOWLEDGED) {
-            key = messageId.applyAsLong(e.message());
-            if (key < 0) {
-                buffer.fail(e, new IllegalArgumentException("acknowledgements are on, but the message has no id: "
-                        + e.message()));
-                return;
-            }
-        } else {
-            key = buffer.nextSequence();
-            lastSeqWritten = key;
-        }
-        buffer.written(e, key);
-        KeepaliveHandler handler = keepalive;
-        // Keep the original for a re-send; write a duplicate that the pipeline may consume and release.
-        ch.write(duplicateForWrite(e.message())).addListener(f -> {
-            if (!f.isSuccess() && (!resend || handler.deadCause() == null && ch.isActive())) {
-                buffer.writeFailed(key, f.cause()); // the true reason; a death re-queues instead when resending
-            }
-        });
-    }
-
-    /** Asks the peer to confirm it read everything written so far; coalesced by the keepalive handler. */
-    private void requestConfirmation(Channel ch) {
-        if (tracking != Tracking.CONFIRMED || keepalive == null) {
-            return;
-        }
-        long upTo = lastSeqWritten;
-        keepalive.confirmRead().whenComplete((ok, error) -> {
-            if (error == null && channel == ch) {
-                buffer.confirmUpTo(upTo);
-            }
-        });
-    }
-
-    private static Object duplicateForWrite(Object msg) {
-        if (msg instanceof ByteBuf) {
-            return ((ByteBuf) msg).retainedDuplicate();
-        }
-        if (msg instanceof ByteBufHolder) {
-            return ((ByteBufHolder) msg).retainedDuplicate();
-        }
-        return ReferenceCountUtil.retain(msg);
+        sends.send(msg, future);
     }
 
     // ---- events and stats ------------------------------------------------------------------------------------
@@ -644,7 +528,7 @@ public final class ReconnectingClient implements AutoCloseable {
     }
 
     private ClientStats snapshot() {
-        ClientStats s = counters.snapshot(machine, keepalive, buffer, ticker.nanoTime());
+        ClientStats s = counters.snapshot(machine, keepalive, sends.messages(), sends.bytes(), ticker.nanoTime());
         lastStats = s;
         return s;
     }
@@ -728,7 +612,7 @@ public final class ReconnectingClient implements AutoCloseable {
             if (ackId != null) {
                 long id = ackId.applyAsLong(msg);
                 if (id >= 0) {
-                    buffer.acknowledged(id);
+                    sends.acknowledged(id);
                 }
             }
             ctx.fireChannelRead(msg);

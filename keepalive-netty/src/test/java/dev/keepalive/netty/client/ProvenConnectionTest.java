@@ -56,6 +56,7 @@ class ProvenConnectionTest {
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private final List<ConnectionEvent> events = new CopyOnWriteArrayList<>();
     private final List<Long> eventTimes = new CopyOnWriteArrayList<>();
+    private final List<Channel> channels = new CopyOnWriteArrayList<>();
 
     @AfterEach
     void tearDown() throws Exception {
@@ -68,9 +69,12 @@ class ProvenConnectionTest {
     private ReconnectingClient client(InetSocketAddress server, ReconnectPolicy policy) {
         ReconnectingClient c = ReconnectingClient.builder(new Bootstrap().group(group).channel(NioSocketChannel.class))
                 .endpoints(List.of(server))
-                .pipeline((ch, keepalive) -> ch.pipeline().addLast(new LineBasedFrameDecoder(1 << 16),
-                        new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
-                        keepalive))
+                .pipeline((ch, keepalive) -> {
+                    channels.add(ch);
+                    ch.pipeline().addLast(new LineBasedFrameDecoder(1 << 16),
+                            new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
+                            keepalive);
+                })
                 .keepalive(KEEPALIVE, KeepaliveProbe.lines())
                 .policy(policy)
                 .listener(e -> {
@@ -204,8 +208,8 @@ class ProvenConnectionTest {
         ReconnectingClient c = client(new InetSocketAddress(InetAddress.getLoopbackAddress(),
                 frozen.getLocalPort()), ReconnectPolicy.builder().connectTimeout(ofSeconds(5)).build());
         await().atMost(ofSeconds(5)).until(() -> ofType(Type.CONNECTING).size() == 1);
-        Thread.onSpinWait();
         c.close();
+        assertTrue(channels.stream().noneMatch(Channel::isOpen), "close() returns once its channels are closed");
         int n = events.size();
         assertEquals(Type.CLOSED, events.get(n - 1).type());
         assertEquals(ConnectionState.CLOSED, c.stats().state());
