@@ -40,8 +40,9 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <pre>java -cp benchmarks/target/benchmarks.jar dev.keepalive.benchmarks.ConfirmLatencyBenchmark [serial] [stream] [rate/s]</pre>
  *
- * One confirmed send at a time waits for its own barrier ping, and barrier pings are spaced 125 ms apart: a serial
- * sender gets about eight confirmations a second. A stream shares each ping among the sends of its spacing.
+ * An isolated confirmed send (none in the previous 125 ms) costs one round trip. Back-to-back sends each wait for
+ * their own barrier ping, and barrier pings are spaced 125 ms apart: a serial sender gets about eight confirmations
+ * a second. A stream shares each ping among the sends of its spacing.
  */
 public final class ConfirmLatencyBenchmark {
     private ConfirmLatencyBenchmark() {
@@ -56,15 +57,19 @@ public final class ConfirmLatencyBenchmark {
                 Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.version"));
         for (boolean confirm : new boolean[] {false, true}) {
             Result r = run(confirm, serial, sends, rate);
-            System.out.printf(Locale.ROOT, "%-9s one at a time: p50 %7.1f us, p99 %7.1f us | stream: p50 %7.1f us, "
-                            + "p99 %7.1f us, max %7.1f us, pings answered by the server %.1f/s%n",
-                    confirm ? "confirmed" : "written", r.serial[0], r.serial[1], r.stream[0], r.stream[1],
-                    r.stream[2], r.pingsPerSecond);
+            System.out.printf(Locale.ROOT, "%-9s isolated (one per 200 ms): p50 %7.1f us, p99 %7.1f us | back to back: "
+                            + "p50 %7.1f us, p99 %7.1f us | stream: p50 %7.1f us, p99 %7.1f us, max %7.1f us, "
+                            + "pings answered by the server %.1f/s%n",
+                    confirm ? "confirmed" : "written", r.isolated[0], r.isolated[1], r.serial[0], r.serial[1],
+                    r.stream[0], r.stream[1], r.stream[2], r.pingsPerSecond);
         }
     }
 
-    /** Percentiles in microseconds: serial {p50, p99}, stream {p50, p99, max}, and server-side pings per second. */
-    public record Result(double[] serial, double[] stream, double pingsPerSecond) {
+    /**
+     * Percentiles in microseconds: isolated sends {p50, p99}, back-to-back sends {p50, p99}, stream {p50, p99, max};
+     * and pings per second the server answered during the stream.
+     */
+    public record Result(double[] isolated, double[] serial, double[] stream, double pingsPerSecond) {
     }
 
     /** One measurement. */
@@ -110,6 +115,14 @@ public final class ConfirmLatencyBenchmark {
                     warm[i] = client.send("warm " + i + "\n");
                 }
                 CompletableFuture.allOf(warm).get(30, TimeUnit.SECONDS);
+                // Isolated: one send every 200 ms, longer than the barrier ping spacing.
+                long[] isolated = new long[Math.max(1, serialSends / 5)];
+                for (int i = 0; i < isolated.length; i++) {
+                    LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+                    long t = System.nanoTime();
+                    client.send("isolated " + i + "\n").get(5, TimeUnit.SECONDS);
+                    isolated[i] = System.nanoTime() - t;
+                }
                 long[] serial = new long[serialSends];
                 for (int i = 0; i < serialSends; i++) {
                     long t = System.nanoTime();
@@ -134,7 +147,8 @@ public final class ConfirmLatencyBenchmark {
                 CompletableFuture.allOf(done).get(30, TimeUnit.SECONDS);
                 double seconds = (System.nanoTime() - start) / 1e9;
                 double pings = (peerPings(serverHandlers) - pingsBefore) / seconds;
-                return new Result(percentiles(serial, false), percentiles(stream, true), pings);
+                return new Result(percentiles(isolated, false), percentiles(serial, false), percentiles(stream, true),
+                        pings);
             } finally {
                 client.close();
                 server.close().sync();
