@@ -18,9 +18,23 @@ public enum DeadPeerReason {
     /** The peer closed the connection (FIN) without the local side asking for it. */
     CLOSED_BY_PEER,
     /**
-     * The connection was ended because one side pinged more often than the other allows: on a server, the client
-     * it closed; on a client, the server told it so before closing (as HTTP/2's GOAWAY {@code ENHANCE_YOUR_CALM}).
-     * A client should ping less often on its next connection.
+     * The peer closed the connection because this side pinged more often than it allows, and told us so first
+     * (a GOAWAY {@code too_many_pings}, as HTTP/2's {@code ENHANCE_YOUR_CALM}). This side should ping less often on
+     * its next connection.
      */
-    TOO_MANY_PINGS
+    TOO_MANY_PINGS,
+    /**
+     * This side closed the connection because the peer pinged more often than
+     * {@link KeepaliveSettings#minPeerPingInterval()} allows, more than {@link KeepaliveSettings#peerPingStrikes()}
+     * times in a row (after telling it so where the probe can). Nothing about this side's own pinging needs to
+     * change.
+     */
+    PEER_PINGED_TOO_OFTEN,
+    /**
+     * A new connection never answered: no byte at all arrived from the peer within
+     * {@link KeepaliveSettings#firstResponseTimeout()} of the connection becoming active (a server that accepted
+     * in its kernel but never served the connection, or one that stopped before its first answer). A peer that
+     * answered once and then went silent is {@link #PING_TIMEOUT} or {@link #READ_IDLE} instead.
+     */
+    FIRST_RESPONSE_TIMEOUT
 }

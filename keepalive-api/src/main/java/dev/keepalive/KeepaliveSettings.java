@@ -40,12 +40,17 @@ import java.util.Optional;
  *       long</td></tr>
  *   <tr><td>writeStallTimeout</td><td>none</td><td>&gt; 0</td><td>dead when outbound bytes stay pending without
  *       draining for this long</td></tr>
+ *   <tr><td>firstResponseTimeout</td><td>twice readIdleTimeout if set, else twice the idle detection
+ *       bound</td><td>&gt; 0</td><td>a new connection from which no byte at all has arrived is declared dead
+ *       ({@link DeadPeerReason#FIRST_RESPONSE_TIMEOUT}) after this long, and by nothing else before its first
+ *       byte</td></tr>
  *   <tr><td>localStallThreshold</td><td>pingTimeout / 2</td><td>&gt; 0</td><td>a timer this late means the local
  *       process stalled: re-probe instead of declaring the peer dead</td></tr>
  *   <tr><td>minPeerPingInterval</td><td>100 ms</td><td>&ge; 0 (0 = off)</td><td>the peer may not ping more often than
  *       this ...</td></tr>
  *   <tr><td>peerPingStrikes</td><td>2</td><td>0..1000</td><td>... more than this many times in a row, or it is
- *       closed with {@link DeadPeerReason#TOO_MANY_PINGS}</td></tr>
+ *       closed with {@link DeadPeerReason#PEER_PINGED_TOO_OFTEN} (the peer sees
+ *       {@link DeadPeerReason#TOO_MANY_PINGS})</td></tr>
  *   <tr><td>tcpKeepAlive</td><td>true</td><td></td><td>SO_KEEPALIVE</td></tr>
  *   <tr><td>tcpKeepIdle</td><td>derived: pingInterval in whole seconds</td><td>1..32767 s, whole
  *       seconds</td><td>TCP_KEEPIDLE</td></tr>
@@ -92,6 +97,7 @@ public final class KeepaliveSettings {
     private final Duration readIdleTimeout;
     private final Duration writeStallTimeout;
     private final Duration localStallThreshold;
+    private final Duration firstResponseTimeout;
     private final Duration minPeerPingInterval;
     private final int peerPingStrikes;
     private final boolean tcpKeepAlive;
@@ -115,6 +121,9 @@ public final class KeepaliveSettings {
         this.readIdleTimeout = b.readIdleTimeout;
         this.writeStallTimeout = b.writeStallTimeout;
         this.localStallThreshold = localStallThreshold;
+        this.firstResponseTimeout = b.firstResponseTimeout != null ? b.firstResponseTimeout
+                : (b.readIdleTimeout != null ? b.readIdleTimeout
+                : pingInterval.plus(pingTimeout.multipliedBy(missed))).multipliedBy(2);
         this.minPeerPingInterval = b.minPeerPingInterval == null ? DEFAULT_MIN_PEER_PING_INTERVAL
                 : b.minPeerPingInterval;
         this.peerPingStrikes = b.peerPingStrikes == null ? DEFAULT_PEER_PING_STRIKES : b.peerPingStrikes;
@@ -180,6 +189,17 @@ public final class KeepaliveSettings {
     /** A ping-timeout timer at least this late means the local process stalled: re-probe instead of dying. */
     public Duration localStallThreshold() {
         return localStallThreshold;
+    }
+
+    /**
+     * How long a new connection may stay silent before its first byte: until then it has proven nothing, and a peer
+     * that is slow to accept or to answer its first request is not a dead one. Only this allowance running out
+     * declares such a connection dead ({@link DeadPeerReason#FIRST_RESPONSE_TIMEOUT}); missed pings and read idle
+     * start to count from the first byte on. Default: twice {@code readIdleTimeout} when set, else twice
+     * {@link #idleDetectionBound()}.
+     */
+    public Duration firstResponseTimeout() {
+        return firstResponseTimeout;
     }
 
     /** The peer may not ping more often than this; {@link Duration#ZERO} when not enforced. */
@@ -260,6 +280,7 @@ public final class KeepaliveSettings {
                 && Objects.equals(readIdleTimeout, s.readIdleTimeout)
                 && Objects.equals(writeStallTimeout, s.writeStallTimeout)
                 && localStallThreshold.equals(s.localStallThreshold)
+                && firstResponseTimeout.equals(s.firstResponseTimeout)
                 && minPeerPingInterval.equals(s.minPeerPingInterval) && tcpKeepIdle.equals(s.tcpKeepIdle)
                 && tcpKeepInterval.equals(s.tcpKeepInterval) && tcpUserTimeout.equals(s.tcpUserTimeout)
                 && Objects.equals(detectionBudget, s.detectionBudget)
@@ -269,7 +290,8 @@ public final class KeepaliveSettings {
     @Override
     public int hashCode() {
         return Objects.hash(pingInterval, pingTimeout, pingTimeoutMin, pingsMissedBeforeDead, pingJitter,
-                readIdleTimeout, writeStallTimeout, localStallThreshold, minPeerPingInterval, peerPingStrikes,
+                readIdleTimeout, writeStallTimeout, localStallThreshold, firstResponseTimeout, minPeerPingInterval,
+                peerPingStrikes,
                 tcpKeepAlive, tcpKeepIdle, tcpKeepInterval, tcpKeepCount, tcpUserTimeout, detectionBudget,
                 middleboxIdleTimeout);
     }
@@ -281,7 +303,8 @@ public final class KeepaliveSettings {
                 + ", pingsMissedBeforeDead=" + pingsMissedBeforeDead + ", pingJitter=" + pingJitter
                 + (readIdleTimeout == null ? "" : ", readIdleTimeout=" + readIdleTimeout)
                 + (writeStallTimeout == null ? "" : ", writeStallTimeout=" + writeStallTimeout)
-                + ", localStallThreshold=" + localStallThreshold + ", minPeerPingInterval=" + minPeerPingInterval
+                + ", localStallThreshold=" + localStallThreshold + ", firstResponseTimeout=" + firstResponseTimeout
+                + ", minPeerPingInterval=" + minPeerPingInterval
                 + ", peerPingStrikes=" + peerPingStrikes + ", tcpKeepAlive=" + tcpKeepAlive
                 + ", tcpKeepIdle=" + tcpKeepIdle + ", tcpKeepInterval=" + tcpKeepInterval
                 + ", tcpKeepCount=" + tcpKeepCount + ", tcpUserTimeout=" + tcpUserTimeout
@@ -303,6 +326,7 @@ public final class KeepaliveSettings {
         private Duration readIdleTimeout;
         private Duration writeStallTimeout;
         private Duration localStallThreshold;
+        private Duration firstResponseTimeout;
         private Duration minPeerPingInterval;
         private Integer peerPingStrikes;
         private Boolean tcpKeepAlive;
@@ -326,6 +350,7 @@ public final class KeepaliveSettings {
             b.readIdleTimeout = readIdleTimeout;
             b.writeStallTimeout = writeStallTimeout;
             b.localStallThreshold = localStallThreshold;
+            b.firstResponseTimeout = firstResponseTimeout;
             b.minPeerPingInterval = minPeerPingInterval;
             b.peerPingStrikes = peerPingStrikes;
             b.tcpKeepAlive = tcpKeepAlive;
@@ -440,9 +465,23 @@ public final class KeepaliveSettings {
         }
 
         /**
+         * How long a new connection may stay silent before the first byte from its peer arrives (see
+         * {@link KeepaliveSettings#firstResponseTimeout()}). Until then, neither missed pings nor read idle declare
+         * the peer dead: only this allowance running out does, as {@link DeadPeerReason#FIRST_RESPONSE_TIMEOUT}. Pings
+         * are still sent (they keep middleboxes open, and a pong is a first byte). Default: twice
+         * {@link #readIdleTimeout} when set, else twice the idle detection bound.
+         *
+         * @throws IllegalArgumentException if not positive
+         */
+        public Builder firstResponseTimeout(Duration timeout) {
+            this.firstResponseTimeout = positive("firstResponseTimeout", timeout);
+            return this;
+        }
+
+        /**
          * The peer may not ping more often than this (gRPC's {@code permitKeepAliveTime}). A ping that comes sooner
          * is a strike; more than {@link #peerPingStrikes} strikes in a row close the connection with
-         * {@link DeadPeerReason#TOO_MANY_PINGS}, after telling the peer why where the probe can. Set it below the
+         * {@link DeadPeerReason#PEER_PINGED_TOO_OFTEN}, after telling the peer why where the probe can. Set it below the
          * clients' shortest ping interval, {@code pingInterval x (1 - pingJitter)}. {@link Duration#ZERO} turns
          * enforcement off. Default
          * {@link #DEFAULT_MIN_PEER_PING_INTERVAL}.

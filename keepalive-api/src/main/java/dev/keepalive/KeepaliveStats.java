@@ -19,11 +19,13 @@ import java.util.Optional;
  * @param localStalls           timers that fired so late that the local process evidently stalled
  * @param lastRttNanos          the last measured round trip in nanoseconds, or -1
  * @param smoothedRttNanos      the smoothed round trip (RFC 6298) in nanoseconds, or -1
+ * @param probeErrors           times building or sending a probe frame threw (logged once per connection; the
+ *                              connection stays watched)
  */
 public record KeepaliveStats(LivenessState state, long pingsSent, long pongsReceived, long pingsMissed,
                              long stalePongs, long duplicatePongs, long unsolicitedPongs, long peerPingsReceived,
                              long peerPingStrikes, long malformedProbeFrames, long localStalls, long lastRttNanos,
-                             long smoothedRttNanos) {
+                             long smoothedRttNanos, long probeErrors) {
 
     /** The last measured round trip, if any. */
     public Optional<Duration> lastRtt() {

@@ -18,36 +18,65 @@ import java.util.function.DoubleSupplier;
  *   <li>Time comes only from the injected {@link Ticker} and from the {@code now} passed to
  *       {@link #onTimer(long)}; all comparisons are wrap-safe.</li>
  *   <li>The transport arms one timer for {@link #deadline()} (when {@link #hasDeadline()}) and calls
- *       {@link #onTimer(long)} when it fires. Calls before the deadline, or extra calls, do nothing. After any event,
- *       the deadline may have moved earlier: re-arm when it did.</li>
+ *       {@link #onTimer(long)} when it fires. Calls before the deadline, or extra calls, do nothing; a timer that
+ *       fires early (an older, earlier deadline) only re-computes. After an event that returns {@code true} or an
+ *       action other than {@link Action#NONE}, re-arm.</li>
  *   <li>When an event returns {@link Action#SEND_PING}, the transport must send ping {@link #pingId()} at once; the
- *       monitor counts it as sent at that moment. When it returns {@link Action#PEER_DEAD}, the transport reports
+ *       monitor counts it as sent at that moment. When it returns {@link Action#RECHECK_AFTER_READ}, the transport
+ *       lets its event loop read what is already in the socket (one more I/O pass) and then calls
+ *       {@link #onTimer(long)} again. When it returns {@link Action#PEER_DEAD}, the transport reports
  *       {@link #deadReason()} and closes the connection.</li>
  *   <li>Not thread-safe: one owner thread (for Netty, the channel's event loop) makes every call.</li>
  * </ul>
  *
  * <h2>The hot path</h2>
- * {@link #onInbound()} and {@link #onWrite()} run for every message. They set a flag, and only the first call after
- * each timer check reads the ticker; no timer is rescheduled per message. Any inbound traffic counts as liveness,
- * so a busy connection sends no pings.
+ * {@link #onInbound()} runs for every message and only sets a flag. {@link #onReadComplete()} runs once per read
+ * from the socket and reads the ticker once, so the time of the last inbound byte is known exactly. No timer is
+ * rescheduled while traffic flows: when the timer fires and finds newer traffic, it sleeps again until a ping would
+ * be due (as Netty's {@code IdleStateHandler} does). Any inbound traffic counts as liveness, so a busy connection
+ * sends no pings.
  *
- * <h2>Timing</h2>
+ * <h2>When a peer is declared dead: both edges</h2>
+ * Let <i>silence</i> be the time since the last inbound byte (or since reads were last resumed, or since the
+ * connection became active before its first byte). Every verdict has a least and a most silence:
+ * <table>
+ *   <caption>Least and most silence before each verdict</caption>
+ *   <tr><th>verdict</th><th>never before</th><th>at the latest (healthy event loop)</th></tr>
+ *   <tr><td>{@link DeadPeerReason#PING_TIMEOUT}</td><td>{@link KeepaliveSettings#idleDetectionBound()}, and
+ *       {@code pingsMissedBeforeDead} pings unanswered</td><td>{@link KeepaliveSettings#idleDetectionBound()}
+ *       + timer lateness</td></tr>
+ *   <tr><td>{@link DeadPeerReason#READ_IDLE}</td><td>{@code readIdleTimeout}</td><td>{@code readIdleTimeout} +
+ *       timer lateness</td></tr>
+ *   <tr><td>{@link DeadPeerReason#FIRST_RESPONSE_TIMEOUT}</td><td>{@code firstResponseTimeout} since active,
+ *       with no byte at all</td><td>{@code firstResponseTimeout} + timer lateness</td></tr>
+ *   <tr><td>{@link DeadPeerReason#WRITE_STALL}</td><td>{@code writeStallTimeout} of flushed bytes not
+ *       draining</td><td>{@code writeStallTimeout x 9/8} + timer lateness</td></tr>
+ * </table>
+ * On top of that:
  * <ul>
- *   <li>While inbound traffic flows, the timer looks every {@code pingInterval / 4}, and the first bytes after a
- *       quiet stretch bring it that close: the time of the last inbound byte is known to within a quarter
- *       interval. A ping goes out no later than the (jittered) ping interval after the last byte, and only after at
- *       least {@code pingInterval x (1 - pingJitter) - pingInterval / 4} of observed silence, so a peer that sends
- *       something more often than every {@code pingInterval x (0.75 - pingJitter)} is never pinged. From the last
- *       inbound byte, an unresponsive peer is declared dead within {@link KeepaliveSettings#idleDetectionBound()},
- *       plus timer lateness.</li>
- *   <li>Read idle is declared between {@code readIdleTimeout} and {@code readIdleTimeout x 9/8} after the last
- *       inbound byte; a write stall between {@code writeStallTimeout} and {@code writeStallTimeout x 9/8} after the
- *       last outbound progress was observed.</li>
- *   <li>A write on a connection quiet for at least the ping interval, with no ping outstanding, sends a ping at
- *       once (gRPC's A8 rule).</li>
- *   <li>A ping-timeout timer that fires {@link KeepaliveSettings#localStallThreshold()} late or later is taken as a
- *       local stall: a fresh ping goes out and the missed count stays, at most twice in a row.</li>
+ *   <li>Before any verdict and before a ping is counted as missed, the transport lets its event loop read what is
+ *       already in the socket ({@link Action#RECHECK_AFTER_READ}): a pong that arrived while the loop was busy is
+ *       never ignored.</li>
+ *   <li>While the event loop lags (timers on it fire {@link LoopHealth#LAG_THRESHOLD_NANOS} or more late), the
+ *       silence-based verdicts wait as long again as the loop was stuck during the silence, at most their own
+ *       bound again: a dead peer is declared dead within twice the bound, plus timer lateness, however slow the
+ *       loop. A ping timeout that fires {@link KeepaliveSettings#localStallThreshold()} late re-probes instead of
+ *       counting a miss, at most twice in a row.</li>
+ *   <li>While reads are paused by the application ({@link #onReadsPaused(boolean)}), a missing pong proves
+ *       nothing: no ping is counted as missed and no silence verdict is given; silence counts again from the
+ *       moment reads resume. The kernel (TCP_USER_TIMEOUT) and the write-stall check still bound a dead peer.</li>
+ *   <li>A new connection from which nothing has arrived yet is judged only by
+ *       {@link KeepaliveSettings#firstResponseTimeout()}: pings go out, but missed ones and read idle do not
+ *       count until the first byte.</li>
  * </ul>
+ *
+ * <h2>Pings</h2>
+ * A ping goes out after {@code pingInterval x (1 - r x pingJitter)} of silence (r uniform in [0, 1)), retries go
+ * out each ping timeout after a miss, and a write on a connection quiet for at least the ping interval, with no ping
+ * outstanding, sends a ping at once (gRPC's A8 rule). The peer's pings are answered; a peer that pings more often
+ * than {@code minPeerPingInterval} more than {@code peerPingStrikes} times in a row is closed, with at most one
+ * strike per read from the socket (pings that queued while either side stalled and arrive together are a backlog,
+ * not a flood).
  */
 public final class LivenessMonitor {
 
@@ -57,6 +86,13 @@ public final class LivenessMonitor {
         NONE,
         /** Send ping {@link #pingId()} now. */
         SEND_PING,
+        /** The deadline moved earlier: re-arm the timer. */
+        REARM,
+        /**
+         * A verdict or a missed ping is due: first let the event loop read what is already in the socket (one more
+         * I/O pass), then call {@link #onTimer(long)} again. The deadline is now.
+         */
+        RECHECK_AFTER_READ,
         /** The peer is dead for {@link #deadReason()}: report it and close the connection. */
         PEER_DEAD
     }
@@ -67,7 +103,7 @@ public final class LivenessMonitor {
         IDLE,
         /** The previous ping was missed; probing again. */
         RETRY_AFTER_MISS,
-        /** The timer fired so late that the local process stalled; probing again instead of declaring death. */
+        /** The timer fired so late that the local process stalled; probing again instead of counting a miss. */
         LOCAL_STALL,
         /** The application wrote on a connection quiet for longer than the ping interval. */
         WRITE_AFTER_QUIET
@@ -91,17 +127,17 @@ public final class LivenessMonitor {
         ANSWER,
         /**
          * The peer pings too often: tell it where the protocol can and close with
-         * {@link DeadPeerReason#TOO_MANY_PINGS}.
+         * {@link DeadPeerReason#PEER_PINGED_TOO_OFTEN}.
          */
         TOO_MANY_PINGS
     }
 
     /** Consecutive local-stall re-probes allowed before a late timeout counts as a miss. */
     static final int MAX_STALL_REPROBES = 2;
-    /** Read-idle and write-stall checks run at this fraction of their timeout while traffic flows. */
+    /** While writes flow, the write-stall check looks at this fraction of its timeout. */
     static final int CHECK_STEPS = 8;
-    /** While inbound traffic flows, the ping timer looks at this fraction of the ping interval. */
-    static final int PING_STEPS = 4;
+    /** A lagging event loop delays a silence verdict to at most this many times its bound. */
+    public static final int MAX_LAG_FACTOR = 2;
 
     private final Ticker ticker;
     private final DoubleSupplier random;
@@ -111,32 +147,45 @@ public final class LivenessMonitor {
     private final long timeoutMaxNanos;
     private final long timeoutMinNanos;
     private final int missedBeforeDead;
+    /** Least silence before PING_TIMEOUT: pingInterval + pingsMissedBeforeDead x pingTimeout. */
+    private final long pingBoundNanos;
     private final long readIdleNanos;
-    /** While inbound traffic flows, the timer looks this often: it bounds how stale the time of the last byte is. */
-    private final long stepNanos;
+    private final long firstResponseNanos;
     private final long writeStallNanos;
     private final long writeStallStepNanos;
     private final long stallThresholdNanos;
     private final long minPeerPingNanos;
     private final int peerPingStrikesAllowed;
+    private LoopHealth loopHealth = new LoopHealth();
 
     private LivenessState state = LivenessState.INACTIVE;
     private DeadPeerReason deadReason;
 
-    // Inbound: a flag per timer window, and bounds on the time of the last inbound byte.
-    private boolean inboundSinceCheck;
-    private long firstInboundSinceCheck;
-    /** The time of the last inbound byte is in (lastInboundHigh - inboundUncertainty, lastInboundHigh]. */
-    private long lastInboundHigh;
-    private long inboundUncertainty;
-    private long lastCheckAt;
-    private boolean inboundAtLastCheck;
+    // Inbound.
+    private long activeAt;
+    private long lagAtActive;
+    /** A message arrived whose read has not completed yet (its time is taken at {@link #onReadComplete()}). */
+    private boolean inboundPending;
+    /** Some byte has arrived since the connection became active. */
+    private boolean proven;
+    /** The exact time of the last completed read with bytes (or of activation). */
+    private long lastInboundAt;
+    /** Silence counts from here: the last inbound byte, or the moment reads resumed after a pause. */
+    private long quietFrom;
+    private long lagAtQuietFrom;
     private long currentIntervalNanos;
+    private boolean intervalDrawn;
+    private long intervalDrawnFor;
+    private boolean readsPaused;
     private boolean writeSinceCheck;
+    /** A verdict or miss asked for one more I/O pass; the next timer call decides. */
+    private boolean rechecking;
 
     // Our pings.
     private long lastPingId;
     private long lastPingSentAt;
+    /** The ping timeout counts from here: when it was sent, or when reads resumed. */
+    private long pingClockFrom;
     private boolean lastPingAnswered = true;
     private PingCause pingCause = PingCause.IDLE;
     private int missed;
@@ -150,6 +199,7 @@ public final class LivenessMonitor {
 
     // The peer's pings.
     private boolean peerPinged;
+    private boolean peerPingInThisRead;
     private long lastPeerPingAt;
     private int peerStrikes;
 
@@ -172,12 +222,13 @@ public final class LivenessMonitor {
     private long peerPingStrikesTotal;
     private long malformedProbeFrames;
     private long localStalls;
+    private long probeErrors;
 
     /**
      * @param settings      the validated settings
      * @param ticker        the time source
      * @param activeProbing {@code false} for protocols that cannot be pinged: only read idle (defaulting to the
-     *                      idle detection bound), write stall and peer pings are watched
+     *                      idle detection bound), write stall, the first response and peer pings are watched
      * @param random        uniform values in [0, 1) for jitter
      */
     public LivenessMonitor(KeepaliveSettings settings, Ticker ticker, boolean activeProbing, DoubleSupplier random) {
@@ -190,19 +241,23 @@ public final class LivenessMonitor {
         this.timeoutMaxNanos = settings.pingTimeout().toNanos();
         this.timeoutMinNanos = settings.pingTimeoutMin().map(d -> d.toNanos()).orElse(-1L);
         this.missedBeforeDead = settings.pingsMissedBeforeDead();
-        long readIdle = settings.readIdleTimeout().map(d -> d.toNanos())
+        this.pingBoundNanos = settings.idleDetectionBound().toNanos();
+        this.readIdleNanos = settings.readIdleTimeout().map(d -> d.toNanos())
                 .orElse(activeProbing ? -1L : settings.idleDetectionBound().toNanos());
-        this.readIdleNanos = readIdle;
-        long step = activeProbing ? intervalNanos / PING_STEPS : Long.MAX_VALUE;
-        if (readIdle >= 0) {
-            step = Math.min(step, readIdle / CHECK_STEPS);
-        }
-        this.stepNanos = Math.max(1, step);
+        this.firstResponseNanos = settings.firstResponseTimeout().toNanos();
         this.writeStallNanos = settings.writeStallTimeout().map(d -> d.toNanos()).orElse(-1L);
         this.writeStallStepNanos = writeStallNanos < 0 ? -1 : Math.max(1, writeStallNanos / CHECK_STEPS);
         this.stallThresholdNanos = settings.localStallThreshold().toNanos();
         this.minPeerPingNanos = settings.minPeerPingInterval().toNanos();
         this.peerPingStrikesAllowed = settings.peerPingStrikes();
+    }
+
+    /**
+     * Shares the event loop's health with every other monitor on the same loop (see {@link LoopHealth}). Without
+     * it, the monitor keeps one of its own. Call before {@link #onActive()}.
+     */
+    public void useLoopHealth(LoopHealth health) {
+        this.loopHealth = Objects.requireNonNull(health, "health");
     }
 
     /**
@@ -216,55 +271,126 @@ public final class LivenessMonitor {
         }
         long now = ticker.nanoTime();
         state = LivenessState.WATCHING;
-        lastInboundHigh = now;
-        inboundUncertainty = 0;
-        lastCheckAt = now;
-        drawInterval();
-        computeDeadline(now);
+        activeAt = now;
+        lagAtActive = loopHealth.stalledNanos();
+        lastInboundAt = now;
+        quietFrom = now;
+        lagAtQuietFrom = lagAtActive;
+        computeDeadline(now, false);
         return Action.NONE;
     }
 
     /**
-     * Inbound bytes arrived (any message, including pings and pongs). Hot path: sets a flag; reads the ticker only
-     * for the first call after a timer check.
+     * A message arrived (any message, including pings and pongs). Hot path: sets a flag; the time is taken once
+     * per read, at {@link #onReadComplete()}.
      *
-     * @return {@code true} when the deadline moved earlier and the timer must be re-armed: only for the first
-     *         bytes after a quiet stretch, never while traffic flows
+     * @return {@code false}: traffic never needs the timer re-armed
      */
     public boolean onInbound() {
-        if (inboundSinceCheck) {
+        inboundPending = true;
+        return false;
+    }
+
+    /**
+     * A read from the socket with at least one byte completed (whether or not it completed a message: the bytes of
+     * a large message still arriving prove the peer alive too). Reads the ticker once, so the time of the last
+     * inbound byte is exact, and ends the read batch of the ping-flood rule. Not for the empty read at end of
+     * stream.
+     *
+     * @return {@code true} only for the connection's first bytes, whose arrival may bring the deadline earlier
+     *         (read idle starts to count): re-arm the timer then
+     */
+    public boolean onReadComplete() {
+        long now = ticker.nanoTime();
+        inboundPending = false;
+        peerPingInThisRead = false;
+        if (!isWatching()) {
             return false;
         }
-        inboundSinceCheck = true;
-        long now = ticker.nanoTime();
-        firstInboundSinceCheck = now;
-        if (hasDeadline && deadline - (now + stepNanos) > 0 && isWatching()) {
-            // Traffic after a quiet stretch: look again soon, so that the time of the last byte is known closely.
-            deadline = now + stepNanos;
-            return true;
+        boolean first = !proven;
+        recordInbound(now);
+        if (first) {
+            computeDeadline(now, false);
         }
-        return false;
+        return first;
+    }
+
+    private void recordInbound(long now) {
+        proven = true;
+        lastInboundAt = now;
+        if (now - quietFrom > 0) {
+            quietFrom = now;
+            lagAtQuietFrom = loopHealth.stalledNanos();
+        }
+    }
+
+    /**
+     * Reads from the socket were paused by the application ({@code autoRead} off and no read requested), or
+     * resumed. While paused, a missing pong proves nothing; once resumed, silence and the outstanding ping's timeout
+     * count from that moment.
+     *
+     * @return {@code true} when the deadline changed and the timer must be re-armed
+     */
+    public boolean onReadsPaused(boolean paused) {
+        if (paused == readsPaused) {
+            return false;
+        }
+        readsPaused = paused;
+        if (!isWatching()) {
+            return false;
+        }
+        long now = ticker.nanoTime();
+        if (!paused) {
+            if (now - quietFrom > 0) {
+                quietFrom = now;
+                lagAtQuietFrom = loopHealth.stalledNanos();
+            }
+            if (state == LivenessState.PING_OUTSTANDING) {
+                pingClockFrom = now;
+                missed = 0;
+            }
+        }
+        computeDeadline(now, false);
+        return true;
+    }
+
+    /** Whether reads are paused by the application (see {@link #onReadsPaused(boolean)}). */
+    public boolean readsPaused() {
+        return readsPaused;
     }
 
     /**
      * The application is writing. Hot path: sets a flag; only the first call after a timer check does more.
      *
      * @return {@link Action#SEND_PING} when the connection has been quiet for at least the ping interval and no
-     *         ping is outstanding; otherwise {@link Action#NONE}
+     *         ping is outstanding; {@link Action#REARM} when the write-stall check must come sooner than the
+     *         timer; otherwise {@link Action#NONE}
      */
     public Action onWrite() {
         if (writeSinceCheck) {
             return Action.NONE;
         }
         writeSinceCheck = true;
-        if (state != LivenessState.WATCHING || !activeProbing || inboundSinceCheck) {
+        if (!isWatching()) {
+            return Action.NONE;
+        }
+        boolean canProbe = activeProbing && state == LivenessState.WATCHING && !inboundPending;
+        if (!canProbe && writeStallNanos < 0) {
             return Action.NONE;
         }
         long now = ticker.nanoTime();
-        if (now - lastInboundHigh >= intervalNanos) {
+        if (canProbe && now - lastInboundAt >= intervalNanos) {
             sendPing(now, PingCause.WRITE_AFTER_QUIET);
-            computeDeadline(now);
+            computeDeadline(now, true);
             return Action.SEND_PING;
+        }
+        if (writeStallNanos >= 0) {
+            long check = now + writeStallStepNanos;
+            if (!hasDeadline || deadline - check > 0) {
+                deadline = check;
+                hasDeadline = true;
+                return Action.REARM;
+            }
         }
         return Action.NONE;
     }
@@ -292,37 +418,35 @@ public final class LivenessMonitor {
         pongsReceived++;
         recordRtt(now - lastPingSentAt);
         if (isWatching()) {
+            recordInbound(now);
             state = LivenessState.WATCHING;
             missed = 0;
             stallReprobes = 0;
-            // The pong is the latest inbound byte, and its time is exact.
-            inboundSinceCheck = false;
-            lastInboundHigh = now;
-            inboundUncertainty = 0;
-            lastCheckAt = now;
-            inboundAtLastCheck = false;
-            drawInterval();
-            computeDeadline(now);
+            rechecking = false;
+            intervalDrawn = false;
+            computeDeadline(now, false);
         }
         return PongResult.ANSWERED;
     }
 
     /**
-     * The peer sent a ping. Call {@link #onInbound()} for its bytes as for any message.
+     * The peer sent a ping. Call {@link #onInbound()} for its bytes as for any message. At most one ping per read
+     * from the socket can be a strike: pings read together queued behind a stall, they are a backlog, not a flood.
      *
      * @return whether to answer it, or to close the connection for pinging too often
      */
     public PeerPingVerdict onPeerPing() {
         peerPingsReceived++;
-        if (minPeerPingNanos == 0 || !isWatching()) {
+        if (minPeerPingNanos == 0 || !isWatching() || peerPingInThisRead) {
             return PeerPingVerdict.ANSWER;
         }
+        peerPingInThisRead = true;
         long now = ticker.nanoTime();
         if (peerPinged && now - lastPeerPingAt < minPeerPingNanos) {
             peerStrikes++;
             peerPingStrikesTotal++;
             if (peerStrikes > peerPingStrikesAllowed) {
-                markDead(DeadPeerReason.TOO_MANY_PINGS);
+                markDead(DeadPeerReason.PEER_PINGED_TOO_OFTEN);
                 return PeerPingVerdict.TOO_MANY_PINGS;
             }
         } else {
@@ -334,13 +458,19 @@ public final class LivenessMonitor {
     }
 
     /**
-     * The protocol could not carry the ping just decided (for example an HTTP/1.1 request is in flight): it is not
-     * counted as sent, but it stays outstanding, and whatever arrives next answers it.
+     * The protocol could not carry the ping just decided (for example an HTTP/1.1 request is in flight, or the
+     * probe failed to build it): it is not counted as sent, but it stays outstanding, and whatever arrives next
+     * answers it.
      */
     public void onPingNotSent() {
         if (pingsSent > 0) {
             pingsSent--;
         }
+    }
+
+    /** Building or writing a probe frame threw; it is counted (the transport logs it and carries on). */
+    public void onProbeError() {
+        probeErrors++;
     }
 
     /** A probe frame from the peer could not be decoded; it is counted (the transport drops it). */
@@ -349,9 +479,10 @@ public final class LivenessMonitor {
     }
 
     /**
-     * A sample of the outbound queue: {@code pendingBytes} queued in the application and not yet taken by the
-     * kernel, and a token that changes whenever the queue makes progress. The transport samples at each timer check
-     * (before {@link #onTimer(long)}) and when writability changes. Ignored without a write-stall timeout.
+     * A sample of the outbound queue: {@code pendingBytes} flushed to the transport and not yet taken by the
+     * kernel (bytes the application never flushed are not the peer's stall), and a token that changes whenever
+     * the queue makes progress. The transport samples at each timer check (before {@link #onTimer(long)}) and when
+     * writability changes. Ignored without a write-stall timeout.
      *
      * @return {@code true} when the deadline moved earlier and the timer must be re-armed
      */
@@ -390,56 +521,105 @@ public final class LivenessMonitor {
             return Action.NONE;
         }
         long lateness = now - deadline;
-        lastLatenessNanos = lateness;
-        boolean sawInbound = inboundSinceCheck;
+        if (!rechecking) {
+            lastLatenessNanos = lateness;
+            loopHealth.recordLateness(now, lateness);
+        }
         boolean sawWrite = writeSinceCheck;
-        inboundSinceCheck = false;
         writeSinceCheck = false;
-        inboundAtLastCheck = sawInbound;
-        if (sawInbound) {
-            // The last byte came after the previous check: at most one window (at most one step) ago.
-            lastInboundHigh = now;
-            inboundUncertainty = Math.max(0, Math.min(stepNanos, now - lastCheckAt));
-            drawInterval();
+        if (inboundPending) {
+            // Messages arrived but their read has not completed: the bytes are at most this old.
+            inboundPending = false;
+            recordInbound(now);
         }
-        lastCheckAt = now;
         if (outboundPending && now - outboundStalledSince >= writeStallNanos) {
-            return die(DeadPeerReason.WRITE_STALL);
+            return verdict(now, DeadPeerReason.WRITE_STALL);
         }
-        if (readIdleNanos >= 0 && !sawInbound && now - lastInboundHigh >= readIdleNanos) {
-            return die(DeadPeerReason.READ_IDLE);
+        if (!readsPaused) {
+            if (!proven) {
+                if (now - activeAt >= firstResponseNanos + lagAllowance(lagAtActive, firstResponseNanos)) {
+                    return verdict(now, DeadPeerReason.FIRST_RESPONSE_TIMEOUT);
+                }
+            } else if (readIdleNanos >= 0 && now - quietFrom >= readIdleNanos + lagAllowance(readIdleNanos)) {
+                return verdict(now, DeadPeerReason.READ_IDLE);
+            }
         }
         Action action = Action.NONE;
         if (state == LivenessState.PING_OUTSTANDING) {
-            if (sawInbound) {
+            if (lastInboundAt - lastPingSentAt >= 0) {
                 // The peer is alive, though its pong has not come (yet).
                 state = LivenessState.WATCHING;
                 missed = 0;
                 stallReprobes = 0;
-            } else if (now - lastPingSentAt >= effectiveTimeoutNanos()) {
-                if (lateness >= stallThresholdNanos && stallReprobes < MAX_STALL_REPROBES) {
+            } else if (readsPaused) {
+                // A pong we are not reading proves nothing; the timeout counts again once reads resume.
+                if (now - pingClockFrom >= effectiveTimeoutNanos()) {
+                    pingClockFrom = now;
+                }
+            } else if (proven && missed >= missedBeforeDead) {
+                // Enough pings missed: the verdict waits for the full bound of silence.
+                if (pingTimeoutDue(now)) {
+                    return verdict(now, DeadPeerReason.PING_TIMEOUT);
+                }
+            } else if (now - pingClockFrom >= effectiveTimeoutNanos()) {
+                if (!rechecking && lateness >= stallThresholdNanos && stallReprobes < MAX_STALL_REPROBES) {
                     stallReprobes++;
                     localStalls++;
                     sendPing(now, PingCause.LOCAL_STALL);
                     action = Action.SEND_PING;
                 } else {
+                    if (!rechecking) {
+                        return recheck(now);
+                    }
+                    rechecking = false;
                     missed++;
                     pingsMissedTotal++;
-                    if (missed >= missedBeforeDead) {
+                    if (!proven || missed < missedBeforeDead) {
+                        sendPing(now, PingCause.RETRY_AFTER_MISS);
+                        action = Action.SEND_PING;
+                    } else if (pingTimeoutDue(now)) {
                         return die(DeadPeerReason.PING_TIMEOUT);
                     }
-                    sendPing(now, PingCause.RETRY_AFTER_MISS);
-                    action = Action.SEND_PING;
                 }
             }
         }
-        if (state == LivenessState.WATCHING && activeProbing && !sawInbound
-                && now - lastInboundHigh >= currentIntervalNanos - inboundUncertainty) {
+        rechecking = false;
+        if (state == LivenessState.WATCHING && activeProbing && now - quietFrom >= currentIntervalNanos) {
             sendPing(now, PingCause.IDLE);
             action = Action.SEND_PING;
         }
-        computeDeadline(now, sawInbound, sawWrite);
+        computeDeadline(now, sawWrite);
         return action;
+    }
+
+    private boolean pingTimeoutDue(long now) {
+        return now - quietFrom >= pingBoundNanos + lagAllowance(pingBoundNanos);
+    }
+
+    /** One more I/O pass before a verdict or a miss: a pong already in the socket must be read first. */
+    private Action recheck(long now) {
+        rechecking = true;
+        deadline = now;
+        hasDeadline = true;
+        return Action.RECHECK_AFTER_READ;
+    }
+
+    private Action verdict(long now, DeadPeerReason reason) {
+        if (!rechecking) {
+            return recheck(now);
+        }
+        rechecking = false;
+        return die(reason);
+    }
+
+    /** How much longer a silence verdict waits because the event loop was stuck during the silence. */
+    private long lagAllowance(long bound) {
+        return lagAllowance(lagAtQuietFrom, bound);
+    }
+
+    private long lagAllowance(long lagAtStart, long bound) {
+        long lag = loopHealth.stalledNanos() - lagAtStart;
+        return Math.max(0, Math.min(lag, bound * (MAX_LAG_FACTOR - 1)));
     }
 
     /**
@@ -479,15 +659,11 @@ public final class LivenessMonitor {
     private void sendPing(long now, PingCause cause) {
         lastPingId++;
         lastPingSentAt = now;
+        pingClockFrom = now;
         lastPingAnswered = false;
         pingCause = cause;
         pingsSent++;
         state = LivenessState.PING_OUTSTANDING;
-    }
-
-    private void drawInterval() {
-        long cut = (long) (intervalNanos * jitter * random.getAsDouble());
-        currentIntervalNanos = intervalNanos - Math.max(0, Math.min(cut, intervalNanos / 2));
     }
 
     private void recordRtt(long rtt) {
@@ -510,26 +686,36 @@ public final class LivenessMonitor {
         return Math.max(timeoutMinNanos, Math.min(timeoutMaxNanos, adaptive));
     }
 
-    private void computeDeadline(long now) {
-        computeDeadline(now, inboundAtLastCheck, false);
+    /** The idle wait before the next ping, drawn once for each new start of silence. */
+    private long idleWaitNanos() {
+        if (!intervalDrawn || intervalDrawnFor != quietFrom) {
+            long cut = (long) (intervalNanos * jitter * random.getAsDouble());
+            currentIntervalNanos = intervalNanos - Math.max(0, Math.min(cut, intervalNanos / 2));
+            intervalDrawn = true;
+            intervalDrawnFor = quietFrom;
+        }
+        return currentIntervalNanos;
     }
 
-    private void computeDeadline(long now, boolean sawInbound, boolean sawWrite) {
+    private void computeDeadline(long now, boolean sawWrite) {
         if (!isWatching()) {
             hasDeadline = false;
             return;
         }
-        long next;
-        if (state == LivenessState.PING_OUTSTANDING) {
-            next = lastPingSentAt + effectiveTimeoutNanos();
+        long next = now + Long.MAX_VALUE / 4;
+        if (state == LivenessState.PING_OUTSTANDING && lastInboundAt - lastPingSentAt >= 0) {
+            next = now; // answered by other traffic: settle it at once
+        } else if (state == LivenessState.PING_OUTSTANDING) {
+            next = proven && missed >= missedBeforeDead
+                    ? quietFrom + pingBoundNanos + lagAllowance(pingBoundNanos)
+                    : pingClockFrom + effectiveTimeoutNanos();
         } else if (activeProbing) {
-            // While traffic flows, look every step; once it stops, sleep until the ping is due.
-            next = sawInbound ? now + stepNanos : lastInboundHigh + currentIntervalNanos - inboundUncertainty;
-        } else {
-            next = now + Long.MAX_VALUE / 4;
+            next = quietFrom + idleWaitNanos();
         }
-        if (readIdleNanos >= 0) {
-            next = earliest(next, sawInbound ? now + stepNanos : lastInboundHigh + readIdleNanos);
+        if (!proven) {
+            next = earliest(next, activeAt + firstResponseNanos + lagAllowance(lagAtActive, firstResponseNanos));
+        } else if (readIdleNanos >= 0) {
+            next = earliest(next, quietFrom + readIdleNanos + lagAllowance(readIdleNanos));
         }
         if (writeStallNanos >= 0) {
             if (outboundPending) {
@@ -537,6 +723,10 @@ public final class LivenessMonitor {
             } else if (sawWrite) {
                 next = earliest(next, now + writeStallStepNanos);
             }
+        }
+        if (readsPaused && next - (now + intervalNanos) > 0) {
+            // Nothing is judged while reads are paused; look again within an interval (pings keep middleboxes open).
+            next = now + intervalNanos;
         }
         // A deadline in the past fires at once; never ask for one before now.
         deadline = next - now < 0 ? now : next;
@@ -577,6 +767,11 @@ public final class LivenessMonitor {
         return missed;
     }
 
+    /** Whether any byte has arrived from the peer since the connection became active. */
+    public boolean proven() {
+        return proven;
+    }
+
     /** How late the last timer check ran, in nanoseconds. */
     public long lastTimerLatenessNanos() {
         return lastLatenessNanos;
@@ -592,22 +787,27 @@ public final class LivenessMonitor {
         return lastRttNanos;
     }
 
-    /** How long, at least, since the last inbound byte, as of {@code now}. */
+    /**
+     * How long since the last inbound byte as of {@code now} (since the connection became active, before the
+     * first byte); 0 while a read is being processed.
+     */
     public long sinceLastInboundNanos(long now) {
-        long last = inboundSinceCheck ? firstInboundSinceCheck : lastInboundHigh;
-        return state == LivenessState.INACTIVE ? 0 : Math.max(0, now - last);
+        if (state == LivenessState.INACTIVE || inboundPending) {
+            return 0;
+        }
+        return Math.max(0, now - lastInboundAt);
     }
 
     /** A snapshot of the counters. */
     public KeepaliveStats stats() {
         return new KeepaliveStats(state, pingsSent, pongsReceived, pingsMissedTotal, stalePongs, duplicatePongs,
                 unsolicitedPongs, peerPingsReceived, peerPingStrikesTotal, malformedProbeFrames, localStalls,
-                lastRttNanos, smoothedRttNanos);
+                lastRttNanos, smoothedRttNanos, probeErrors);
     }
 
     @Override
     public String toString() {
         return "LivenessMonitor{state=" + state + ", lastPingId=" + lastPingId + ", missed=" + missed
-                + (deadReason == null ? "" : ", deadReason=" + deadReason) + '}';
+                + (proven ? "" : ", unproven") + (deadReason == null ? "" : ", deadReason=" + deadReason) + '}';
     }
 }

@@ -38,17 +38,40 @@ class LivenessMonitorTest {
                 .pingJitter(0);
     }
 
+    /** An active connection whose peer has answered once, at {@link #START}. */
     private LivenessMonitor monitor(KeepaliveSettings settings) {
         LivenessMonitor m = new LivenessMonitor(settings, ticker, true, () -> 0.0);
         m.onActive();
+        m.onInbound();
+        m.onReadComplete();
         return m;
+    }
+
+    /** A message read from the socket now. */
+    private void read(LivenessMonitor m) {
+        m.onInbound();
+        m.onReadComplete();
     }
 
     /** Advances to the monitor's deadline and fires the timer there, as a punctual event loop would. */
     private Action fire(LivenessMonitor m) {
         assertTrue(m.hasDeadline(), "a deadline is armed");
         ticker.set(m.deadline());
-        return m.onTimer(ticker.nanoTime());
+        return timer(m, ticker.nanoTime());
+    }
+
+    /**
+     * Fires the timer at {@code now}; when the monitor asks for one more I/O pass first, the pass finds nothing in
+     * the socket and the timer fires again at once.
+     */
+    private static Action timer(LivenessMonitor m, long now) {
+        Action a = m.onTimer(now);
+        if (a == Action.RECHECK_AFTER_READ) {
+            assertEquals(now, m.deadline(), "the re-check is due at once");
+            a = m.onTimer(now);
+            assertTrue(a != Action.RECHECK_AFTER_READ, "one re-check per decision");
+        }
+        return a;
     }
 
     @Test
@@ -137,7 +160,7 @@ class LivenessMonitorTest {
         LivenessMonitor m = monitor(base().build());
         assertEquals(Action.SEND_PING, fire(m));
         ticker.advanceNanos(T / 2);
-        m.onInbound(); // application data, no pong
+        read(m); // application data, no pong
         assertEquals(Action.NONE, fire(m), "data arrived after the ping: the peer is alive");
         assertEquals(LivenessState.WATCHING, m.state());
         ticker.advanceNanos(T);
@@ -159,12 +182,12 @@ class LivenessMonitorTest {
                 timers++;
             }
             ticker.set(next);
-            m.onInbound();
+            read(m);
         }
         assertTrue(ticker.nanoTime() - end >= 0);
         assertEquals(0, m.stats().pingsSent());
-        assertTrue(timers <= 50 * LivenessMonitor.PING_STEPS + 2,
-                "one timer per quarter interval on a busy connection, was " + timers);
+        assertTrue(timers <= 150 / 3 + 1,
+                "the timer sleeps until a ping would be due: at most one run per interval, was " + timers);
     }
 
     @Test
@@ -184,9 +207,8 @@ class LivenessMonitorTest {
                 m.onTimer(ticker.nanoTime());
             }
             ticker.set(next);
-            if (m.onInbound()) {
-                assertTrue(m.deadline() - ticker.nanoTime() > 0);
-            }
+            assertFalse(m.onInbound(), "traffic never re-arms the timer");
+            m.onReadComplete();
         }
         assertEquals(0, m.stats().pingsSent(), "a busy connection sends no pings");
     }
@@ -196,12 +218,13 @@ class LivenessMonitorTest {
         LivenessMonitor m = monitor(base().build());
         long lastInbound = 0;
         for (int step = 0; step < 40; step++) {
-            ticker.advanceNanos(I / 7);
-            m.onInbound();
-            lastInbound = ticker.nanoTime();
-            if (m.deadline() - ticker.nanoTime() <= 0) {
-                m.onTimer(ticker.nanoTime());
+            long next = ticker.nanoTime() + I / 7;
+            while (m.deadline() - next <= 0) {
+                fire(m); // punctual timers: the loop is healthy
             }
+            ticker.set(next);
+            read(m);
+            lastInbound = ticker.nanoTime();
         }
         Action a;
         int timers = 0;
@@ -210,10 +233,9 @@ class LivenessMonitorTest {
             timers++;
         } while (a == Action.NONE && timers < 10);
         assertEquals(Action.SEND_PING, a);
-        long idleAtPing = ticker.nanoTime() - lastInbound;
-        assertTrue(idleAtPing <= I, "ping no later than one interval after the last byte, was " + idleAtPing);
+        assertEquals(I, ticker.nanoTime() - lastInbound, "the ping goes exactly one interval after the last byte");
         assertEquals(Action.PEER_DEAD, fire(m));
-        assertTrue(ticker.nanoTime() - lastInbound <= I + T);
+        assertEquals(I + T, ticker.nanoTime() - lastInbound, "dead exactly at the bound");
     }
 
     @Test
@@ -232,7 +254,7 @@ class LivenessMonitorTest {
         ticker.advanceNanos(I / 2);
         assertEquals(Action.NONE, m.onWrite());
         ticker.advanceNanos(I);
-        m.onInbound();
+        m.onInbound(); // being read right now
         assertEquals(Action.NONE, m.onWrite(), "the write flag is per timer window");
         assertEquals(0, m.stats().pingsSent());
     }
@@ -251,7 +273,7 @@ class LivenessMonitorTest {
         ticker.set(m.deadline() + stall);
         assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
         ticker.set(m.deadline() + stall);
-        assertEquals(Action.PEER_DEAD, m.onTimer(ticker.nanoTime()),
+        assertEquals(Action.PEER_DEAD, timer(m, ticker.nanoTime()),
                 "after " + LivenessMonitor.MAX_STALL_REPROBES + " re-probes a late timeout counts");
     }
 
@@ -261,7 +283,7 @@ class LivenessMonitorTest {
         LivenessMonitor m = monitor(s);
         fire(m);
         ticker.set(m.deadline() + s.localStallThreshold().toNanos() - 1);
-        assertEquals(Action.PEER_DEAD, m.onTimer(ticker.nanoTime()));
+        assertEquals(Action.PEER_DEAD, timer(m, ticker.nanoTime()));
     }
 
     @Test
@@ -293,26 +315,32 @@ class LivenessMonitorTest {
     }
 
     @Test
-    void readIdleIsDeclaredWithinItsWindowAfterTheLastByte() {
+    void readIdleIsDeclaredExactlyAtItsTimeoutAfterTheLastByte() {
         long ri = Duration.ofSeconds(8).toNanos();
         KeepaliveSettings s = base().readIdleTimeout(Duration.ofNanos(ri)).build();
         LivenessMonitor m = new LivenessMonitor(s, ticker, false, () -> 0.0);
         m.onActive();
-        // A long quiet stretch, then one byte: the monitor asks for an earlier look.
+        read(m);
+        // A long quiet stretch, then one byte.
         ticker.advanceNanos(ri / 2);
-        assertTrue(m.onInbound(), "first byte after a quiet stretch re-arms the timer earlier");
+        read(m);
         long lastByte = ticker.nanoTime();
         Action a;
         int timers = 0;
         do {
-            a = fire(m);
+            ticker.set(m.deadline());
+            a = m.onTimer(ticker.nanoTime());
             timers++;
         } while (a == Action.NONE && timers < 20);
-        assertEquals(Action.PEER_DEAD, a);
+        assertEquals(Action.RECHECK_AFTER_READ, a, "one more read before the verdict");
+        assertEquals(ri, ticker.nanoTime() - lastByte, "never before the timeout, and at it");
+        read(m); // the extra read finds a byte after all
+        assertEquals(Action.NONE, m.onTimer(ticker.nanoTime()));
+        assertEquals(LivenessState.WATCHING, m.state());
+        long last = ticker.nanoTime();
+        assertEquals(Action.PEER_DEAD, fire(m));
         assertEquals(DeadPeerReason.READ_IDLE, m.deadReason());
-        long idle = ticker.nanoTime() - lastByte;
-        assertTrue(idle >= ri && idle <= ri + ri / LivenessMonitor.CHECK_STEPS,
-                "read idle declared " + idle + " ns after the last byte");
+        assertEquals(ri, ticker.nanoTime() - last);
         assertEquals(0, m.stats().pingsSent(), "passive: never pings");
     }
 
@@ -321,6 +349,7 @@ class LivenessMonitorTest {
         KeepaliveSettings s = base().build();
         LivenessMonitor m = new LivenessMonitor(s, ticker, false, () -> 0.0);
         m.onActive();
+        read(m);
         assertEquals(Action.PEER_DEAD, fire(m));
         assertEquals(START + s.idleDetectionBound().toNanos(), ticker.nanoTime());
         assertEquals(DeadPeerReason.READ_IDLE, m.deadReason());
@@ -332,13 +361,14 @@ class LivenessMonitorTest {
         LivenessMonitor m = monitor(base().pingInterval(Duration.ofSeconds(60))
                 .writeStallTimeout(Duration.ofNanos(ws)).build());
         ticker.advanceNanos(1000);
-        m.onWrite();
-        assertTrue(m.onOutboundSample(1000, 1), "pending bytes arm an early check");
+        assertEquals(Action.REARM, m.onWrite(), "the first write brings the write-stall check forward");
+        assertEquals(ticker.nanoTime() + ws / LivenessMonitor.CHECK_STEPS, m.deadline());
+        assertFalse(m.onOutboundSample(1000, 1), "the check is already that close");
         long stallStart = ticker.nanoTime();
         // Progress for a while: no stall.
         for (int token = 2; token < 10; token++) {
             fire(m);
-            m.onInbound();
+            read(m);
             m.onOutboundSample(1000, token);
             stallStart = ticker.nanoTime();
         }
@@ -347,7 +377,7 @@ class LivenessMonitorTest {
         int timers = 0;
         do {
             m.onOutboundSample(1000, 9);
-            m.onInbound(); // the peer still talks: only the write side is stuck
+            read(m); // the peer still talks: only the write side is stuck
             a = fire(m);
             timers++;
         } while (a == Action.NONE && timers < 30);
@@ -364,7 +394,7 @@ class LivenessMonitorTest {
         fire(m);
         m.onOutboundSample(0, 1);
         for (int i = 0; i < 5; i++) {
-            m.onInbound();
+            read(m);
             assertEquals(Action.NONE, fire(m));
         }
     }
@@ -401,12 +431,14 @@ class LivenessMonitorTest {
                 .build());
         assertEquals(PeerPingVerdict.ANSWER, m.onPeerPing());
         for (int i = 0; i < strikes; i++) {
+            m.onReadComplete();
             ticker.advance(Duration.ofMillis(100));
             assertEquals(PeerPingVerdict.ANSWER, m.onPeerPing());
         }
+        m.onReadComplete();
         ticker.advance(Duration.ofMillis(100));
         assertEquals(PeerPingVerdict.TOO_MANY_PINGS, m.onPeerPing());
-        assertEquals(DeadPeerReason.TOO_MANY_PINGS, m.deadReason());
+        assertEquals(DeadPeerReason.PEER_PINGED_TOO_OFTEN, m.deadReason());
         assertEquals(strikes + 1, m.stats().peerPingStrikes());
     }
 
@@ -416,6 +448,7 @@ class LivenessMonitorTest {
         for (int i = 0; i < 20; i++) {
             ticker.advance(Duration.ofMillis(i % 2 == 0 ? 500 : 1500));
             assertEquals(PeerPingVerdict.ANSWER, m.onPeerPing());
+            m.onReadComplete();
         }
         assertEquals(20, m.stats().peerPingsReceived());
     }
@@ -463,5 +496,237 @@ class LivenessMonitorTest {
         LivenessMonitor m = monitor(base().build());
         fire(m);
         assertEquals(I, m.sinceLastInboundNanos(ticker.nanoTime()));
+    }
+
+    // ---- the two-sided contract -------------------------------------------------------------------------------
+
+    @ParameterizedTest
+    @ValueSource(doubles = {0.0, 0.5, 0.9999999})
+    void pingTimeoutComesExactlyAtTheBoundWhateverTheJitter(double draw) {
+        KeepaliveSettings s = base().pingJitter(0.5).pingsMissedBeforeDead(2)
+                .adaptivePingTimeout(Duration.ofMillis(1)).build();
+        LivenessMonitor m = new LivenessMonitor(s, ticker, true, () -> draw);
+        m.onActive();
+        read(m);
+        // One measured round trip of 1 ms: the adaptive timeout shrinks far below pingTimeout.
+        fire(m);
+        ticker.advanceNanos(1_000_000);
+        read(m);
+        m.onPong(1);
+        long lastByte = ticker.nanoTime();
+        long bound = s.idleDetectionBound().toNanos();
+        Action a = Action.NONE;
+        int timers = 0;
+        while (a != Action.PEER_DEAD && timers++ < 20) {
+            assertTrue(m.deadline() - (lastByte + bound) <= 0, "no deadline past the bound");
+            a = fire(m);
+            if (a != Action.PEER_DEAD) {
+                assertTrue(ticker.nanoTime() - lastByte < bound, "alive before the bound");
+            }
+        }
+        assertEquals(Action.PEER_DEAD, a);
+        assertEquals(DeadPeerReason.PING_TIMEOUT, m.deadReason());
+        assertEquals(bound, ticker.nanoTime() - lastByte, "least silence = most silence = the bound");
+        assertEquals(2, m.missedPings());
+    }
+
+    @Test
+    void aPeerThatAnswersJustBeforeTheBoundIsNotConvicted() {
+        KeepaliveSettings s = base().pingsMissedBeforeDead(2).build();
+        LivenessMonitor m = monitor(s);
+        long bound = s.idleDetectionBound().toNanos();
+        assertEquals(Action.SEND_PING, fire(m));
+        assertEquals(Action.SEND_PING, fire(m)); // first miss, retry
+        ticker.set(START + bound - 1);
+        read(m);
+        m.onPong(2);
+        assertEquals(LivenessState.WATCHING, m.state());
+        assertEquals(0, m.missedPings());
+        assertEquals(START + bound - 1 + I, m.deadline(), "a full interval of silence before the next ping");
+    }
+
+    @Test
+    void aPongAlreadyInTheSocketIsReadBeforeAMissCounts() {
+        LivenessMonitor m = monitor(base().build());
+        assertEquals(Action.SEND_PING, fire(m));
+        ticker.set(m.deadline() + T / 4); // the loop was held by another channel while the pong arrived
+        assertEquals(Action.RECHECK_AFTER_READ, m.onTimer(ticker.nanoTime()),
+                "one more I/O pass before the miss counts");
+        // That pass reads the pong that arrived long ago.
+        m.onInbound();
+        assertEquals(PongResult.ANSWERED, m.onPong(1));
+        m.onReadComplete();
+        assertEquals(Action.NONE, m.onTimer(ticker.nanoTime()));
+        assertEquals(LivenessState.WATCHING, m.state());
+        assertEquals(0, m.stats().pingsMissed());
+    }
+
+    // ---- proof of life for new connections ---------------------------------------------------------------------
+
+    @Test
+    void aNewConnectionIsJudgedOnlyByItsFirstResponseAllowance() {
+        KeepaliveSettings s = base().pingsMissedBeforeDead(2).build();
+        long allowance = s.firstResponseTimeout().toNanos();
+        assertEquals(2 * s.idleDetectionBound().toNanos(), allowance, "default: twice the detection bound");
+        LivenessMonitor m = new LivenessMonitor(s, ticker, true, () -> 0.0);
+        m.onActive();
+        assertFalse(m.proven());
+        Action a = Action.NONE;
+        int timers = 0;
+        while (a != Action.PEER_DEAD && timers++ < 50) {
+            a = fire(m);
+            if (a != Action.PEER_DEAD) {
+                assertTrue(ticker.nanoTime() - START < allowance, "alive before the allowance");
+            }
+        }
+        assertEquals(DeadPeerReason.FIRST_RESPONSE_TIMEOUT, m.deadReason());
+        assertEquals(allowance, ticker.nanoTime() - START, "exactly at the allowance");
+        assertTrue(m.stats().pingsSent() >= 2, "pings went out meanwhile: " + m.stats().pingsSent());
+        assertTrue(m.stats().pingsMissed() >= 2, "missed, but not held against an unproven connection");
+    }
+
+    @Test
+    void theFirstByteJustBeforeTheAllowanceStartsTheOrdinaryRules() {
+        KeepaliveSettings s = base().firstResponseTimeout(Duration.ofSeconds(30)).build();
+        LivenessMonitor m = new LivenessMonitor(s, ticker, true, () -> 0.0);
+        m.onActive();
+        long allowance = Duration.ofSeconds(30).toNanos();
+        while (m.deadline() - (START + allowance - 1) < 0) {
+            assertTrue(fire(m) != Action.PEER_DEAD);
+        }
+        ticker.set(START + allowance - 1);
+        m.onInbound();
+        assertTrue(m.onReadComplete(), "the first byte re-arms");
+        assertTrue(m.proven());
+        long firstByte = ticker.nanoTime();
+        Action a = Action.NONE;
+        int timers = 0;
+        while (a != Action.PEER_DEAD && timers++ < 20) {
+            a = fire(m);
+        }
+        assertEquals(DeadPeerReason.PING_TIMEOUT, m.deadReason());
+        assertEquals(s.idleDetectionBound().toNanos(), ticker.nanoTime() - firstByte);
+    }
+
+    @Test
+    void aNewPassiveConnectionGetsTheAllowanceInsteadOfReadIdle() {
+        KeepaliveSettings s = base().readIdleTimeout(Duration.ofSeconds(3)).build();
+        assertEquals(Duration.ofSeconds(6), s.firstResponseTimeout(), "default: twice readIdleTimeout");
+        LivenessMonitor m = new LivenessMonitor(s, ticker, false, () -> 0.0);
+        m.onActive();
+        assertEquals(Action.PEER_DEAD, fire(m));
+        assertEquals(DeadPeerReason.FIRST_RESPONSE_TIMEOUT, m.deadReason());
+        assertEquals(Duration.ofSeconds(6).toNanos(), ticker.nanoTime() - START);
+    }
+
+    // ---- local health -----------------------------------------------------------------------------------------
+
+    @Test
+    void verdictsWaitAsLongAsTheLoopWasStuckDuringTheSilence() {
+        KeepaliveSettings s = base().build();
+        LoopHealth health = new LoopHealth();
+        LivenessMonitor m = new LivenessMonitor(s, ticker, true, () -> 0.0);
+        m.useLoopHealth(health);
+        m.onActive();
+        read(m);
+        long bound = s.idleDetectionBound().toNanos();
+        assertEquals(Action.SEND_PING, fire(m));
+        // Another connection's timer on the same loop ran 3 s late: the loop was stuck for 3 s.
+        long stuck = Duration.ofSeconds(3).toNanos();
+        ticker.advanceNanos(T / 2);
+        health.recordLateness(ticker.nanoTime(), stuck);
+        health.recordLateness(ticker.nanoTime(), stuck - 1_000_000); // the same stall, seen by another timer
+        Action a = Action.NONE;
+        int timers = 0;
+        while (a != Action.PEER_DEAD && timers++ < 20) {
+            a = fire(m);
+            if (a != Action.PEER_DEAD) {
+                assertTrue(ticker.nanoTime() - START < bound + stuck);
+            }
+        }
+        assertEquals(bound + stuck, ticker.nanoTime() - START, "the bound plus the time the loop was stuck");
+    }
+
+    @Test
+    void aLaggingLoopDelaysAVerdictByAtMostTheBoundAgain() {
+        KeepaliveSettings s = base().build();
+        LoopHealth health = new LoopHealth();
+        LivenessMonitor m = new LivenessMonitor(s, ticker, true, () -> 0.0);
+        m.useLoopHealth(health);
+        m.onActive();
+        read(m);
+        long bound = s.idleDetectionBound().toNanos();
+        Action a = Action.NONE;
+        int timers = 0;
+        while (a != Action.PEER_DEAD && timers++ < 200) {
+            ticker.set(m.deadline());
+            // Every timer on this loop runs 50 ms late, all the time.
+            ticker.advanceNanos(50_000_000);
+            health.recordLateness(ticker.nanoTime(), 50_000_000);
+            a = timer(m, ticker.nanoTime());
+        }
+        assertEquals(DeadPeerReason.PING_TIMEOUT, m.deadReason());
+        long silence = ticker.nanoTime() - START;
+        assertTrue(silence > bound, "waited for the lag: " + silence);
+        assertTrue(silence <= LivenessMonitor.MAX_LAG_FACTOR * bound + 50_000_000,
+                "at most twice the bound plus timer lateness: " + silence);
+    }
+
+    @Test
+    void loopHealthCountsEachStallOnceAndIgnoresJitter() {
+        LoopHealth health = new LoopHealth();
+        health.recordLateness(1_000, LoopHealth.LAG_THRESHOLD_NANOS - 1);
+        assertEquals(0, health.stalledNanos(), "ordinary jitter");
+        long now = 5_000_000_000L;
+        health.recordLateness(now, 2_000_000_000L);
+        health.recordLateness(now + 1, 2_000_000_001L); // the same stall
+        health.recordLateness(now + 500_000_000L, 1_000_000_000L); // overlaps the first by 500 ms
+        assertEquals(2_000_000_001L + 500_000_000L - 1, health.stalledNanos());
+    }
+
+    // ---- backpressure -------------------------------------------------------------------------------------------
+
+    @Test
+    void pausedReadsNeverConvictAndSilenceCountsFromTheResume() {
+        KeepaliveSettings s = base().pingsMissedBeforeDead(2).build();
+        LivenessMonitor m = monitor(s);
+        long bound = s.idleDetectionBound().toNanos();
+        assertEquals(Action.SEND_PING, fire(m));
+        m.onReadsPaused(true);
+        long end = START + 2 * bound;
+        int timers = 0;
+        while (m.deadline() - end < 0 && timers++ < 100) {
+            assertTrue(fire(m) != Action.PEER_DEAD, "a pong we do not read proves nothing");
+        }
+        assertTrue(m.stats().pingsMissed() == 0, "no miss counted while paused");
+        ticker.set(end);
+        assertTrue(m.onReadsPaused(false));
+        Action a = Action.NONE;
+        timers = 0;
+        while (a != Action.PEER_DEAD && timers++ < 20) {
+            a = fire(m);
+        }
+        assertEquals(DeadPeerReason.PING_TIMEOUT, m.deadReason());
+        assertEquals(bound, ticker.nanoTime() - end, "a full bound from the moment reads resumed");
+    }
+
+    // ---- ping floods ---------------------------------------------------------------------------------------------
+
+    @Test
+    void aPingBacklogReadAtOnceIsOneStrikeAtMost() {
+        LivenessMonitor m = monitor(base().minPeerPingInterval(Duration.ofSeconds(1)).peerPingStrikes(0).build());
+        assertEquals(PeerPingVerdict.ANSWER, m.onPeerPing());
+        m.onReadComplete();
+        // We stalled for 3 s; the peer's next pings queued and are read in one batch.
+        ticker.advance(Duration.ofSeconds(3));
+        for (int i = 0; i < 4; i++) {
+            assertEquals(PeerPingVerdict.ANSWER, m.onPeerPing(), "backlog ping " + i);
+        }
+        m.onReadComplete();
+        assertEquals(0, m.stats().peerPingStrikes());
+        // A real flood: one ping per read, 10 ms apart.
+        ticker.advance(Duration.ofMillis(10));
+        assertEquals(PeerPingVerdict.TOO_MANY_PINGS, m.onPeerPing());
+        assertEquals(DeadPeerReason.PEER_PINGED_TOO_OFTEN, m.deadReason());
     }
 }

@@ -11,6 +11,7 @@ import dev.keepalive.core.LivenessMonitor.Action;
 import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
 import dev.keepalive.core.LivenessMonitor.PingCause;
 import dev.keepalive.core.LivenessMonitor.PongResult;
+import dev.keepalive.core.LoopHealth;
 import dev.keepalive.netty.internal.IoErrors;
 import dev.keepalive.netty.internal.ReadBarrier;
 import io.netty.channel.Channel;
@@ -21,6 +22,7 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.ServerChannel;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -112,6 +114,13 @@ import java.util.function.DoubleSupplier;
  */
 public final class KeepaliveHandler extends ChannelDuplexHandler {
     private static final Logger log = LoggerFactory.getLogger(KeepaliveHandler.class);
+    /** One {@link LoopHealth} per event loop thread, shared by every handler on that loop. */
+    private static final FastThreadLocal<LoopHealth> LOOP_HEALTH = new FastThreadLocal<>() {
+        @Override
+        protected LoopHealth initialValue() {
+            return new LoopHealth();
+        }
+    };
 
     private final KeepaliveSettings settings;
     /** The builder's probe until {@link #handlerAdded}, then the one {@link KeepaliveProbe#forConnection} returned. */
@@ -129,8 +138,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private boolean initialized;
     private boolean destroyed;
     private boolean closeRequested;
-    /** A message reached {@link #channelRead} since the last {@code channelReadComplete}. */
-    private boolean readInBatch;
+    /**
+     * With autoRead off, the application requested a read that has not completed yet. (A read requested while
+     * autoRead was on belongs to the auto-read loop, which Netty cancels when autoRead goes off.)
+     */
+    private boolean explicitReadPending;
+    /** Whether the monitor was last told that reads are paused. */
+    private boolean readsPaused;
+    private boolean probeErrorLogged;
     private ScheduledFuture<?> timer;
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
@@ -330,6 +345,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return;
         }
         initialized = true;
+        monitor.useLoopHealth(LOOP_HEALTH.get());
         if (applyTcpOptions) {
             effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
         }
@@ -363,10 +379,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
-        readInBatch = true;
-        if (monitor.onInbound()) {
-            arm();
-        }
+        monitor.onInbound();
         boolean consumed;
         try {
             consumed = probe.consume(msg, sink);
@@ -382,20 +395,34 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     /**
-     * Bytes came off the socket. When the decoders before this handler completed no message from them, they are
-     * part of a message still arriving: a peer that is slowly sending a large message is alive, even while its pong
-     * waits behind that message. (Decoders pass {@code channelReadComplete} on after every read from the socket,
-     * also when they produced no message.) A read that did deliver messages was counted by {@link #channelRead}.
+     * Bytes came off the socket: the time of the last inbound byte is taken here, once per read. When the decoders
+     * before this handler completed no message from them, they are part of a message still arriving: a peer that
+     * is slowly sending a large message is alive, even while its pong waits behind that message. (Decoders pass
+     * {@code channelReadComplete} on after every read from the socket, also when they produced no message.)
      */
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
-        if (!readInBatch) {
-            if (monitor.onInbound()) {
+        explicitReadPending = false;
+        if (monitor.onReadComplete()) {
+            arm();
+        }
+        super.channelReadComplete(ctx);
+    }
+
+    /**
+     * Notes that a read was requested: with {@code autoRead} off, a connection on which the application requests no
+     * read has its reads paused, and a missing pong proves nothing (see the class documentation).
+     */
+    @Override
+    public void read(ChannelHandlerContext ctx) throws Exception {
+        explicitReadPending = !ctx.channel().config().isAutoRead();
+        if (readsPaused) {
+            readsPaused = false;
+            if (monitor.onReadsPaused(false)) {
                 arm();
             }
         }
-        readInBatch = false;
-        super.channelReadComplete(ctx);
+        ctx.read();
     }
 
     @Override
@@ -437,13 +464,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             promise.tryFailure(dead);
             return;
         }
-        if (monitor.onWrite() == Action.SEND_PING) {
-            forward(ctx, msg, promise);
+        Action action = monitor.onWrite();
+        forward(ctx, msg, promise);
+        if (action == Action.SEND_PING) {
             sendPing(false);
             arm();
-            return;
+        } else if (action == Action.REARM) {
+            arm();
         }
-        forward(ctx, msg, promise);
     }
 
     private void forward(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
@@ -482,24 +510,51 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         timer = ctx.executor().schedule(timerTask, delay, TimeUnit.NANOSECONDS);
     }
 
+    /**
+     * The timer body. Whatever throws in it (a probe that cannot build a ping, a listener, a full direct memory) is
+     * logged once per connection and counted, and the timer is always re-armed: a connection is never left
+     * unwatched.
+     */
     private void onTimer() {
         timer = null;
         if (destroyed) {
             return;
         }
-        if (settings.writeStallTimeout().isPresent()) {
-            sampleOutbound();
+        try {
+            boolean paused = !explicitReadPending && !ctx.channel().config().isAutoRead();
+            if (paused != readsPaused) {
+                readsPaused = paused;
+                monitor.onReadsPaused(paused);
+            }
+            if (settings.writeStallTimeout().isPresent()) {
+                sampleOutbound();
+            }
+            Action action = monitor.onTimer(ticker.nanoTime());
+            if (action == Action.SEND_PING) {
+                sendPing(true);
+            } else if (action == Action.PEER_DEAD) {
+                declareDead(monitor.deadReason());
+            }
+        } catch (Throwable t) {
+            probeError("the keepalive timer", t);
+        } finally {
+            arm();
         }
-        Action action = monitor.onTimer(ticker.nanoTime());
-        if (action == Action.SEND_PING) {
-            sendPing(true);
-        } else if (action == Action.PEER_DEAD) {
-            declareDead(monitor.deadReason());
-            return;
-        }
-        arm();
     }
 
+    private void probeError(String what, Throwable t) {
+        monitor.onProbeError();
+        if (!probeErrorLogged) {
+            probeErrorLogged = true;
+            log.warn("{} failed on the connection to {} (logged once per connection; the connection stays "
+                    + "watched, probe errors so far: {})", what, ctx.channel().remoteAddress(),
+                    monitor.stats().probeErrors(), t);
+        } else if (log.isDebugEnabled()) {
+            log.debug("{} failed on the connection to {}", what, ctx.channel().remoteAddress(), t);
+        }
+    }
+
+    /** Samples the flushed bytes still waiting for the kernel; bytes the application never flushed do not count. */
     private void sampleOutbound() {
         ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
         if (buf == null) {
@@ -507,7 +562,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         Object current = buf.current();
         long token = current == null ? 0 : 31L * System.identityHashCode(current) + buf.currentProgress();
-        monitor.onOutboundSample(buf.totalPendingWriteBytes(), token);
+        monitor.onOutboundSample(current == null ? 0 : buf.totalPendingWriteBytes(), token);
     }
 
     private void sendPing(boolean flush) {
@@ -526,7 +581,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         if (log.isDebugEnabled()) {
             log.debug("ping {} to {} ({})", id, remote, cause);
         }
-        Object ping = probe.newPing(ctx.alloc(), id);
+        Object ping;
+        try {
+            ping = probe.newPing(ctx.alloc(), id);
+        } catch (Throwable t) {
+            monitor.onPingNotSent(); // as if the protocol could not carry it: whatever arrives next answers it
+            probeError(probe + " building ping " + id, t);
+            return;
+        }
         if (ping == null) {
             monitor.onPingNotSent(); // the protocol cannot carry a ping now; whatever arrives next answers it
             return;
@@ -546,6 +608,13 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     // ---- death -----------------------------------------------------------------------------------------------
 
     private void declareDead(DeadPeerReason reason) {
+        if (reason == DeadPeerReason.PING_TIMEOUT) {
+            try {
+                listener.onPingMissed(ctx.channel().remoteAddress(), monitor.pingId(), monitor.missedPings());
+            } catch (RuntimeException ex) {
+                log.warn("KeepaliveListener threw", ex);
+            }
+        }
         PeerDeadException e = newDeadException(reason, null);
         deadCause = e;
         log.debug("{}", e.getMessage());
@@ -591,7 +660,13 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         public void pingReceived(long pingId) {
             PeerPingVerdict verdict = monitor.onPeerPing();
             if (verdict == PeerPingVerdict.ANSWER) {
-                Object pong = probe.newPong(ctx.alloc(), pingId);
+                Object pong;
+                try {
+                    pong = probe.newPong(ctx.alloc(), pingId);
+                } catch (Throwable t) {
+                    probeError(probe + " building pong " + pingId, t);
+                    return;
+                }
                 if (pong != null) {
                     ctx.writeAndFlush(pong);
                 }
@@ -608,7 +683,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             if (goAway != null) {
                 ctx.writeAndFlush(goAway).addListener(ChannelFutureListener.CLOSE);
             }
-            declareDead(DeadPeerReason.TOO_MANY_PINGS);
+            declareDead(DeadPeerReason.PEER_PINGED_TOO_OFTEN);
         }
 
         @Override

@@ -61,6 +61,17 @@ class KeepaliveHandlerTest {
         ch = new EmbeddedChannel();
         time = new EmbeddedTime(ticker, ch);
         ch.pipeline().addLast(handler);
+        // The peer's first bytes arrive at once: the connection has proven itself (see firstResponseTimeout).
+        ch.pipeline().fireChannelReadComplete();
+    }
+
+    /** As {@link #start}, but nothing has arrived from the peer yet. */
+    private void startUnproven(KeepaliveSettings settings, KeepaliveProbe probe) {
+        handler = KeepaliveHandler.builder(settings).probe(probe).listener(events).ticker(ticker)
+                .random(() -> 0.0).build();
+        ch = new EmbeddedChannel();
+        time = new EmbeddedTime(ticker, ch);
+        ch.pipeline().addLast(handler);
     }
 
     private static ByteBuf binary(byte type, long id) {
@@ -232,7 +243,7 @@ class KeepaliveHandlerTest {
         assertEquals(BinaryProbe.TYPE_GOAWAY, goAway[0]);
         assertEquals(BinaryProbe.GOAWAY_TOO_MANY_PINGS, goAway[1]);
         assertFalse(ch.isOpen());
-        assertEquals(DeadPeerReason.TOO_MANY_PINGS, e.reason());
+        assertEquals(DeadPeerReason.PEER_PINGED_TOO_OFTEN, e.reason());
         assertEquals(3, handler.stats().peerPingStrikes());
     }
 
@@ -459,11 +470,102 @@ class KeepaliveHandlerTest {
         ch = new EmbeddedChannel();
         time = new EmbeddedTime(ticker, ch);
         ch.pipeline().addLast(handler);
+        ch.pipeline().fireChannelReadComplete();
         time.advance(I);
         readProbe();
         time.advance(T);
         assertFalse(ch.isOpen(), "still declared dead");
         assertThrows(PeerDeadException.class, ch::checkException);
+    }
+
+    // ---- issue 12: the timer cannot die, writes stall on time, the final miss is told --------------------------
+
+    /** The binary probe, but building ping {@code failingId} throws. */
+    private static KeepaliveProbe throwingOnPing(long failingId, RuntimeException error) {
+        KeepaliveProbe binary = KeepaliveProbe.binary();
+        return new KeepaliveProbe() {
+            @Override
+            public Object newPing(io.netty.buffer.ByteBufAllocator alloc, long pingId) {
+                if (pingId == failingId) {
+                    throw error;
+                }
+                return binary.newPing(alloc, pingId);
+            }
+
+            @Override
+            public Object newPong(io.netty.buffer.ByteBufAllocator alloc, long pingId) {
+                return binary.newPong(alloc, pingId);
+            }
+
+            @Override
+            public boolean consume(Object msg, Sink sink) {
+                return binary.consume(msg, sink);
+            }
+        };
+    }
+
+    @Test
+    void aProbeThatThrowsIsCountedAndTheConnectionStaysWatched() {
+        start(settings().pingsMissedBeforeDead(2).build(),
+                throwingOnPing(1, new IllegalStateException("probe bug")));
+        time.advance(I);
+        assertNull(ch.readOutbound(), "ping 1 could not be built");
+        assertEquals(1, handler.stats().probeErrors());
+        assertTrue(ch.isOpen());
+        time.advance(T);
+        assertEquals(2, readProbe()[1], "the timer lived on: the retry went out");
+        ch.writeInbound(binary(BinaryProbe.TYPE_PONG, 2));
+        assertEquals(LivenessState.WATCHING, handler.stats().state());
+        // And a silent peer is still found at the bound.
+        long lastByte = ticker.nanoTime();
+        time.advance(I);
+        readProbe();
+        time.advance(T.multipliedBy(2));
+        readProbe();
+        assertFalse(ch.isOpen());
+        assertEquals(List.of(DeadPeerReason.PING_TIMEOUT), events.deaths);
+        assertEquals(settings().pingsMissedBeforeDead(2).build().idleDetectionBound().toNanos(),
+                events.deathTimes.get(0) - lastByte);
+        assertThrows(PeerDeadException.class, ch::checkException);
+    }
+
+    @Test
+    void theFinalMissedPingIsToldToo() {
+        start(settings().pingsMissedBeforeDead(2).build(), KeepaliveProbe.binary());
+        time.advance(I.plus(T).plus(T));
+        assertEquals(List.of("1:1", "2:2"), events.missed, "every miss, the last one included");
+        assertEquals(2, handler.stats().pingsMissed());
+        assertThrows(PeerDeadException.class, ch::checkException);
+    }
+
+    @Test
+    void theFirstWriteBringsTheWriteStallCheckForward() {
+        Duration stall = ofMillis(400);
+        start(settings().pingInterval(ofSeconds(60)).writeStallTimeout(stall).build(), KeepaliveProbe.binary());
+        // Flushed bytes the transport cannot take (below the high-water mark: writability never changes).
+        ch.config().setAutoRead(true);
+        ch.unsafe().outboundBuffer().addMessage(Unpooled.buffer(8).writeLong(1), 8, ch.newPromise());
+        ch.unsafe().outboundBuffer().addFlush();
+        ch.pipeline().write(Unpooled.buffer(4).writeInt(2)); // the application's write, not yet flushed
+        ch.pipeline().fireChannelReadComplete(); // the peer still talks
+        time.advance(stall.plus(stall.dividedBy(8)));
+        assertFalse(ch.isOpen(), "write stall within 9/8 of its timeout");
+        assertEquals(List.of(DeadPeerReason.WRITE_STALL), events.deaths);
+        assertThrows(PeerDeadException.class, ch::checkException);
+    }
+
+    @Test
+    void bytesTheApplicationNeverFlushedAreNotThePeersStall() {
+        Duration stall = ofMillis(400);
+        start(settings().pingInterval(ofSeconds(60)).writeStallTimeout(stall).build(), KeepaliveProbe.binary());
+        ChannelFuture unflushed = ch.pipeline().write(Unpooled.buffer(4).writeInt(1));
+        // Two ping intervals: every timer check on the way sees the unflushed bytes.
+        for (int i = 0; i < 300; i++) {
+            ch.pipeline().fireChannelReadComplete(); // the peer talks all along
+            time.advance(stall);
+        }
+        assertTrue(ch.isOpen(), "no WRITE_STALL for data we never flushed: " + events.deaths);
+        assertFalse(unflushed.isDone());
     }
 
     final class RecordingListener implements KeepaliveListener {

@@ -139,6 +139,7 @@ class KeepaliveProbeSpiTest {
         ch = new EmbeddedChannel();
         time = new EmbeddedTime(ticker, ch);
         ch.pipeline().addLast(handler);
+        ch.pipeline().fireChannelReadComplete(); // the peer's first bytes: the connection has proven itself
         return handler;
     }
 

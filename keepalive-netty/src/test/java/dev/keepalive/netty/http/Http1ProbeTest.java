@@ -85,6 +85,7 @@ class Http1ProbeTest {
         ch = new EmbeddedChannel();
         time = new EmbeddedTime(ticker, ch);
         ch.pipeline().addLast(handler);
+        ch.pipeline().fireChannelReadComplete(); // the peer's first bytes: the connection has proven itself
     }
 
     private static HttpResponse response(HttpResponseStatus status) {

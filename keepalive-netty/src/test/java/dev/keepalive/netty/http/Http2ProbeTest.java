@@ -63,6 +63,7 @@ class Http2ProbeTest {
         ch = new EmbeddedChannel();
         time = new EmbeddedTime(ticker, ch);
         ch.pipeline().addLast(handler);
+        ch.pipeline().fireChannelReadComplete(); // the peer's first bytes: the connection has proven itself
     }
 
     private static KeepaliveSettings.Builder settings() {
@@ -148,7 +149,7 @@ class Http2ProbeTest {
         assertEquals("too_many_pings", goAway.content().toString(StandardCharsets.US_ASCII));
         goAway.release();
         assertFalse(ch.isOpen());
-        assertEquals(List.of(DeadPeerReason.TOO_MANY_PINGS), deaths);
+        assertEquals(List.of(DeadPeerReason.PEER_PINGED_TOO_OFTEN), deaths);
         assertThrows(PeerDeadException.class, ch::checkException);
     }
 

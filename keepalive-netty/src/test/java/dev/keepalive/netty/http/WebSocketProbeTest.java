@@ -75,6 +75,7 @@ class WebSocketProbeTest {
         ch = new EmbeddedChannel();
         time = new EmbeddedTime(ticker, ch);
         ch.pipeline().addLast(handler);
+        ch.pipeline().fireChannelReadComplete(); // the peer's first bytes: the connection has proven itself
     }
 
     private static KeepaliveSettings.Builder settings() {
@@ -187,7 +188,7 @@ class WebSocketProbeTest {
         assertEquals("too_many_pings", close.reasonText());
         close.release();
         assertFalse(ch.isOpen());
-        assertEquals(List.of(DeadPeerReason.TOO_MANY_PINGS), deaths);
+        assertEquals(List.of(DeadPeerReason.PEER_PINGED_TOO_OFTEN), deaths);
         assertThrows(PeerDeadException.class, ch::checkException);
     }
 
