@@ -38,7 +38,9 @@ import java.util.concurrent.locks.LockSupport;
  * {@code send} to the future's success, written versus confirmed as read, for one send at a time and for a steady
  * stream; and the barrier pings the stream costs.
  *
- * <pre>java -cp benchmarks/target/benchmarks.jar dev.keepalive.benchmarks.ConfirmLatencyBenchmark [serial] [stream] [rate/s]</pre>
+ * <pre>
+ * java -cp benchmarks/target/benchmarks.jar dev.keepalive.benchmarks.ConfirmLatencyBenchmark [serial] [stream] [rate]
+ * </pre>
  *
  * An isolated confirmed send (none in the previous 125 ms) costs one round trip. Back-to-back sends each wait for
  * their own barrier ping, and barrier pings are spaced 125 ms apart: a serial sender gets about eight confirmations

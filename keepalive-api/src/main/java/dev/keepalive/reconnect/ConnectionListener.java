@@ -8,5 +8,6 @@ public interface ConnectionListener {
     /** A listener that does nothing. */
     ConnectionListener NOOP = e -> { };
 
+    /** One event; the fields are described by {@link ConnectionEvent}. */
     void onEvent(ConnectionEvent event);
 }
