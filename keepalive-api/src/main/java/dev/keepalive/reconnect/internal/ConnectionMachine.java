@@ -79,6 +79,7 @@ public final class ConnectionMachine {
     private long attempts;
     private long successes;
     private Throwable lastCause;
+    private String giveUpReason;
     private final EnumMap<DeadPeerReason, Long> deaths = new EnumMap<>(DeadPeerReason.class);
 
     /**
@@ -349,8 +350,6 @@ public final class ConnectionMachine {
         emit(ConnectionEvent.Type.RECONNECTING, currentEndpoint(), attempt + 1, delay, reason, cause);
         return Action.NONE;
     }
-
-    private String giveUpReason;
 
     private void accountDisconnected() {
         if (state != ConnectionState.CONNECTED) {
