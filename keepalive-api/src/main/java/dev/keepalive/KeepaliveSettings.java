@@ -248,8 +248,10 @@ public final class KeepaliveSettings {
     }
 
     /**
-     * The longest time from the last inbound byte until the application layer declares an unresponsive peer dead:
-     * {@code pingInterval + pingsMissedBeforeDead x pingTimeout}, timer lateness aside.
+     * The silence after the peer's last byte at which the application layer declares an unresponsive peer dead
+     * ({@link DeadPeerReason#PING_TIMEOUT}): {@code pingInterval + pingsMissedBeforeDead x pingTimeout}. Both edges:
+     * never before this much silence (jitter and adaptive timeouts move the pings, not the verdict), and at the
+     * latest this plus timer lateness on a healthy event loop, or up to twice this while the loop lags.
      */
     public Duration idleDetectionBound() {
         return pingInterval.plus(pingTimeout.multipliedBy(pingsMissedBeforeDead));

@@ -55,7 +55,14 @@ class MetricsTest {
             assertTrue(registry.get("keepalive.ping.rtt").timer().count() >= 3);
             assertTrue(registry.get("keepalive.ping.rtt").timer().max(TimeUnit.SECONDS) < 1);
 
+            // A server that greets once (the connection has proven itself), then never answers again.
             Channel silent = net.server(ch -> ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelActive(ChannelHandlerContext ctx) {
+                    ctx.writeAndFlush(ctx.alloc().buffer(8).writeInt(4).writeInt(0x4E11));
+                    ctx.fireChannelActive();
+                }
+
                 @Override
                 public void channelRead(ChannelHandlerContext ctx, Object msg) {
                     ReferenceCountUtil.release(msg);

@@ -43,9 +43,10 @@ import java.util.function.DoubleSupplier;
  *
  * <p>One handler per channel (it is not {@code @Sharable}); it works on client and server channels, added before or
  * after the channel is active. It drives a {@link LivenessMonitor} from the channel's event loop. The per-message
- * path only sets a flag: no clock read, no timer rescheduling, no listener on writes. Any inbound message counts as
- * liveness, so a busy connection sends no pings; so do bytes of a message still being decoded, so a peer that
- * trickles a large message through a slow link is not declared dead while its pong waits behind that message.
+ * path only sets a flag; the clock is read once per read from the socket, and no timer is rescheduled and no
+ * listener added on writes. Any inbound message counts as liveness, so a busy connection sends no pings; so do
+ * bytes of a message still being decoded, so a peer that trickles a large message through a slow link is not
+ * declared dead while its pong waits behind that message.
  *
  * <h2>Pipeline</h2>
  * Place it after the handlers that turn bytes into messages and back, so that probes travel as messages of the
@@ -94,12 +95,24 @@ import java.util.function.DoubleSupplier;
  *       {@link DeadPeerReason#WRITE_STALL}</td></tr>
  *   <tr><td>localStallThreshold</td><td>pingTimeout / 2</td><td>a timer this late re-probes instead of
  *       declaring death</td></tr>
+ *   <tr><td>firstResponseTimeout</td><td>twice the bound</td><td>a new connection that has received nothing yet is
+ *       judged only by this: {@link DeadPeerReason#FIRST_RESPONSE_TIMEOUT}</td></tr>
  *   <tr><td>minPeerPingInterval, peerPingStrikes</td><td>100 ms, 2</td><td>closes a peer that pings too
- *       often</td></tr>
+ *       often ({@link DeadPeerReason#PEER_PINGED_TOO_OFTEN}), at most one strike per read</td></tr>
  *   <tr><td>tcpKeepAlive, tcpKeepIdle, tcpKeepInterval, tcpKeepCount, tcpUserTimeout</td><td>on, derived from the
  *       detection bound</td><td>applied to the socket when the channel becomes active (see
  *       {@link TcpKeepaliveOptions}); a kernel {@code ETIMEDOUT} becomes {@link DeadPeerReason#TCP_TIMEOUT}</td></tr>
  * </table>
+ *
+ * <h2>A live peer is never declared dead</h2>
+ * Every silence verdict comes at the full bound of silence after the peer's last byte, never before (see
+ * {@link LivenessMonitor} for both edges of each). Before any verdict or missed ping, the handler lets the event loop
+ * read what is already in the socket. Every handler on an event loop shares that loop's {@link LoopHealth}: while
+ * the loop lags, verdicts wait as long again as it was stuck, at most once more the bound. With {@code autoRead}
+ * off and no {@code read()} requested (backpressure), a missing pong proves nothing and no silence verdict is given;
+ * silence counts again from the next {@code read()}. Whatever throws in the timer (a probe that cannot build a
+ * ping) is logged once per connection and counted in {@link KeepaliveStats#probeErrors()}, and the connection stays
+ * watched.
  *
  * <h2>On a dead peer</h2>
  * The handler fails every pending write with a {@link PeerDeadException} that names the reason, fires that
