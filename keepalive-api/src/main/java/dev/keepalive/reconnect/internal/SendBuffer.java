@@ -210,8 +210,15 @@ public final class SendBuffer {
         return n;
     }
 
-    /** Fails what waited too long, at {@code now}. Early or extra calls do nothing. */
-    public void onTimer(long now) {
+    /**
+     * Fails what waited too long, at {@code now}. Early or extra calls do nothing.
+     *
+     * @param failUnconfirmed whether a send in flight past {@code ackTimeout} fails; when {@code false} it stays
+     *                        held, and the transport drops the connection (the sends are then re-sent or failed by
+     *                        {@link #connectionLost})
+     * @return whether a send in flight is past {@code ackTimeout} and still held
+     */
+    public boolean onTimer(long now, boolean failUnconfirmed) {
         for (int i = queue.size(); i > 0 && !queue.isEmpty() && now - queue.peek().since >= maxQueueNanos; i--) {
             Entry e = queue.poll();
             bytes -= e.size;
@@ -223,11 +230,15 @@ public final class SendBuffer {
             if (now - e.since < ackTimeoutNanos) {
                 break;
             }
+            if (!failUnconfirmed) {
+                return true;
+            }
             it.remove();
             bytes -= e.size;
             fail(e, new WriteExpiredException("the message was written " + Duration.ofNanos(now - e.since).toMillis()
                     + " ms ago and not confirmed or acknowledged since, longer than ackTimeout " + ackTimeout));
         }
+        return false;
     }
 
     /** Fails everything held with {@code cause}. */
@@ -258,7 +269,10 @@ public final class SendBuffer {
         return !queue.isEmpty() || !inFlight.isEmpty();
     }
 
-    /** When the oldest held send expires, in ticker nanoseconds; valid while {@link #hasDeadline()}. */
+    /**
+     * When the oldest held send expires, in ticker nanoseconds; valid while {@link #hasDeadline()}. (A send in flight
+     * kept past its timeout by {@code onTimer(now, false)} keeps its deadline until the connection is dropped.)
+     */
     public long deadline() {
         long d = 0;
         boolean any = false;

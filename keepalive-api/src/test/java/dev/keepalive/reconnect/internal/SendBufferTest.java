@@ -101,9 +101,9 @@ class SendBufferTest {
         b.connectionLost(true, null);
         long lostAt = ticker.nanoTime();
         assertEquals(lostAt + Duration.ofSeconds(1).toNanos(), b.deadline());
-        b.onTimer(b.deadline() - 1);
+        b.onTimer(b.deadline() - 1, true);
         assertFalse(f.isDone());
-        b.onTimer(b.deadline());
+        b.onTimer(b.deadline(), true);
         assertEquals("the message waited 1000 ms for a connection, longer than maxQueueTime PT1S",
                 failure(f).getMessage());
         assertFalse(b.hasDeadline());
@@ -119,13 +119,26 @@ class SendBufferTest {
         b.written(b.admit("b", 1, young), 2);
         long due = b.deadline();
         ticker.set(due);
-        b.onTimer(due);
+        b.onTimer(due, true);
         assertInstanceOf(WriteExpiredException.class, failure(old));
         assertTrue(failure(old).getMessage().endsWith("longer than ackTimeout PT5S"));
         assertFalse(young.isDone());
         assertTrue(b.acknowledged(2));
         assertFalse(b.acknowledged(2));
         assertEquals(List.of("a", "b"), released);
+    }
+
+    @Test
+    void anAckTimeoutCanAskForAReconnectInsteadOfFailing() {
+        SendBuffer b = buffer(DisconnectedWrites.failFast());
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        b.written(b.admit("a", 1, f), 1);
+        long due = b.deadline();
+        assertFalse(b.onTimer(due - 1, false));
+        assertTrue(b.onTimer(due, false), "past ackTimeout: drop the connection");
+        assertFalse(f.isDone(), "still held");
+        b.connectionLost(true, null);
+        assertEquals("a", b.poll().message(), "re-sent after reconnecting");
     }
 
     @Test

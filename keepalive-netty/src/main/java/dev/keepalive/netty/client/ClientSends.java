@@ -38,6 +38,7 @@ final class ClientSends {
     private final Ticker ticker;
     private final Tracking tracking;
     private final boolean resend;
+    private final boolean reconnectOnAckTimeout;
     private final ToLongFunction<Object> messageId;
     private final ToLongFunction<Object> sizer;
     /** The proven connection sends go out on, or null. */
@@ -48,12 +49,14 @@ final class ClientSends {
     private long timerAt;
 
     ClientSends(DisconnectedWrites bounds, Duration ackTimeout, EventLoop loop, Ticker ticker, Tracking tracking,
-                boolean resend, ToLongFunction<Object> messageId, ToLongFunction<Object> sizer) {
+                boolean resend, boolean reconnectOnAckTimeout, ToLongFunction<Object> messageId,
+                ToLongFunction<Object> sizer) {
         this.buffer = new SendBuffer(bounds, ackTimeout, ticker, ReferenceCountUtil::release);
         this.loop = loop;
         this.ticker = ticker;
         this.tracking = tracking;
         this.resend = resend;
+        this.reconnectOnAckTimeout = reconnectOnAckTimeout;
         this.messageId = messageId;
         this.sizer = sizer;
     }
@@ -202,7 +205,12 @@ final class ClientSends {
         timerAt = at;
         timer = loop.schedule(() -> {
             timer = null;
-            buffer.onTimer(ticker.nanoTime());
+            if (buffer.onTimer(ticker.nanoTime(), !reconnectOnAckTimeout) && channel != null) {
+                // Not acknowledged within ackTimeout: treat the connection as broken; what it holds is re-sent
+                // after reconnecting (or failed), by connectionLost.
+                channel.close();
+                return;
+            }
             arm();
         }, Math.max(0, at - ticker.nanoTime()), TimeUnit.NANOSECONDS);
     }

@@ -183,7 +183,8 @@ public final class ReconnectingClient implements AutoCloseable {
         });
         this.breakers = List.copyOf(cbs);
         this.machine = new ConnectionMachine(policy, endpoints, ticker, this::emit);
-        this.sends = new ClientSends(offline, b.ackTimeout, loop, ticker, tracking, resend, b.messageId, b.sizer);
+        this.sends = new ClientSends(offline, b.ackTimeout, loop, ticker, tracking, resend, b.reconnectOnAckTimeout,
+                b.messageId, b.sizer);
         this.lastStats = snapshot();
     }
 
@@ -657,6 +658,7 @@ public final class ReconnectingClient implements AutoCloseable {
         private boolean confirmReads = true;
         private Boolean resendUnconfirmed;
         private Duration ackTimeout = DEFAULT_ACK_TIMEOUT;
+        private boolean reconnectOnAckTimeout;
 
         private Builder(Bootstrap bootstrap) {
             this.bootstrap = Objects.requireNonNull(bootstrap, "bootstrap");
@@ -777,6 +779,17 @@ public final class ReconnectingClient implements AutoCloseable {
                 throw new IllegalArgumentException("ackTimeout must be in 1 ms .. 1 h, but was " + timeout);
             }
             this.ackTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * What a send in flight past {@link #ackTimeout} does: {@code false} (the default) fails it with
+         * {@link WriteExpiredException}; {@code true} drops the connection as broken and reconnects, so that what it
+         * held is re-sent in order (with {@link #resendUnconfirmed resendUnconfirmed}, the default with
+         * acknowledgements) or failed; a re-sent message's timeout starts again when it is written again.
+         */
+        public Builder reconnectOnAckTimeout(boolean reconnect) {
+            this.reconnectOnAckTimeout = reconnect;
             return this;
         }
 

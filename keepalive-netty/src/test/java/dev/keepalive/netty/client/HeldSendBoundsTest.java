@@ -120,6 +120,22 @@ class HeldSendBoundsTest {
     }
 
     @Test
+    void anAckTimeoutCanReconnectAndResendInsteadOfFailing() throws Exception {
+        LineServer server = server(); // reads "MSG <id> ..." lines; acknowledges them only once ack(true)
+        ReconnectingClient c = started(client(server)
+                .acknowledgements(m -> Long.parseLong(m.toString().split(" ")[1]),
+                        in -> in.toString().startsWith("ACK ") ? Long.parseLong(in.toString().substring(4)) : -1)
+                .ackTimeout(ofMillis(300)).reconnectOnAckTimeout(true));
+        CompletableFuture<Void> f = c.send("MSG 1 hello\n");
+        await().atMost(ofSeconds(2)).until(() -> server.lines.contains("MSG 1 hello"));
+        server.ack(true); // too late for the copy already read: only a re-send gets acknowledged
+        f.get(5, TimeUnit.SECONDS);
+        assertEquals(2, server.lines.stream().filter("MSG 1 hello"::equals).count(), "sent, then re-sent once");
+        assertTrue(events.stream().anyMatch(e -> e.type() == ConnectionEvent.Type.DISCONNECTED && e.reason() == null),
+                "the connection was dropped locally: " + events);
+    }
+
+    @Test
     void sendsRequeuedForResendingExpireEvenWhenFailingFast() {
         LineServer server = server();
         ReconnectingClient c = started(client(server)
