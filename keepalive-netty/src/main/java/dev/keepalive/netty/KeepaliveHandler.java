@@ -222,7 +222,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * probes); handlers between the writer and this handler must not hold writes back.
      *
      * <p>Calls are coalesced: at most one such ping is in flight, and the next goes out after its pong and at least
-     * {@code minPeerPingInterval x 1.25} after the previous one, so the peer's flood protection is never tripped; a
+     * {@code max(minPeerPingInterval, 100 ms) x 1.25} after the previous one (this handler's setting, and never below
+     * the default a peer most likely runs), so the peer's flood protection is never tripped; a
      * stream of calls costs at most one ping per that spacing, and a call waits at most for the pong in flight,
      * the spacing and one round trip.
      *
@@ -264,7 +265,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return;
         }
         if (barrier == null) {
-            barrier = new ReadBarrier(ticker, settings.minPeerPingInterval().toNanos() / 4 * 5);
+            // Above the peer's flood limit: ours, and at least the default (the peer's may be the default).
+            long floor = Math.max(settings.minPeerPingInterval().toNanos(),
+                    KeepaliveSettings.DEFAULT_MIN_PEER_PING_INTERVAL.toNanos());
+            barrier = new ReadBarrier(ticker, floor / 4 * 5);
         }
         barrier.add(f);
         pumpBarrier();
