@@ -24,7 +24,8 @@ public interface KeepaliveListener {
 
     /**
      * Ping {@code pingId} went unanswered, and nothing else arrived, for the ping timeout; {@code missed} consecutive
-     * pings are now missed. Unless that reaches the limit, the next ping goes out at once.
+     * pings are now missed. Unless that reaches the limit, the next ping goes out at once; when it does (the last
+     * miss is told too), {@link #onPeerDead} follows.
      */
     default void onPingMissed(SocketAddress remote, long pingId, int missed) {
     }
@@ -36,7 +37,23 @@ public interface KeepaliveListener {
     default void onLocalStall(SocketAddress remote, Duration lateness) {
     }
 
-    /** The connection's peer was declared dead, or the connection was lost; the exception says why. */
+    /**
+     * The connection's peer was declared dead, or the connection was lost; the exception says why
+     * ({@link PeerDeadException#reason()}) and, where the kernel could tell, whether the peer's host still answered
+     * ({@link PeerDeadException#diagnosis()}).
+     */
     default void onPeerDead(PeerDeadException cause) {
+    }
+
+    /**
+     * The peer closed the connection in a way its protocol allows, with nothing of ours in flight: an HTTP/1.1
+     * server retiring an idle pooled connection, an HTTP/2 GOAWAY, a WebSocket close frame. This is not a failure
+     * and not a {@link PeerDeadException}: no write was lost, and the next connection is expected to work. Called
+     * instead of {@link #onPeerDead}, at most once per connection.
+     *
+     * @param remote the peer's address
+     * @param how    what the peer did, in words for a log line ("closed the idle connection, nothing in flight")
+     */
+    default void onPeerRetired(SocketAddress remote, String how) {
     }
 }

@@ -486,7 +486,9 @@ public final class KeepaliveSettings {
          * {@link DeadPeerReason#PEER_PINGED_TOO_OFTEN}, after telling the peer why where the probe can. Set it below the
          * clients' shortest ping interval, {@code pingInterval x (1 - pingJitter)}. {@link Duration#ZERO} turns
          * enforcement off. Default
-         * {@link #DEFAULT_MIN_PEER_PING_INTERVAL}.
+         * {@link #DEFAULT_MIN_PEER_PING_INTERVAL}; while it is left at the default, {@link #build()} rejects settings
+         * whose own shortest ping interval is below it (a peer with the same settings would close the connection).
+         * Setting it explicitly says that the peer's limit is chosen apart from this end's interval.
          *
          * @throws IllegalArgumentException if negative
          */
@@ -512,7 +514,10 @@ public final class KeepaliveSettings {
             return this;
         }
 
-        /** Turns SO_KEEPALIVE on or off. Default: on. */
+        /**
+         * Turns SO_KEEPALIVE on or off. Default: on. With it off, {@link #build()} rejects tcpKeepIdle,
+         * tcpKeepInterval and tcpKeepCount (they would never be used).
+         */
         public Builder tcpKeepAlive(boolean enabled) {
             this.tcpKeepAlive = enabled;
             return this;
@@ -580,11 +585,13 @@ public final class KeepaliveSettings {
          *       timer lateness);</li>
          *   <li>TCP_USER_TIMEOUT = the budget;</li>
          *   <li>TCP_KEEPIDLE = the ping interval in whole seconds, and TCP_KEEPINTVL and TCP_KEEPCNT so that
-         *       {@code idle + count x interval} fits the budget. TCP keepalive counts whole seconds: below a
-         *       budget of about 3 s the kernel's idle bound exceeds the budget and the application pings alone
-         *       keep it.</li>
+         *       {@code idle + count x interval} fits the budget. TCP keepalive counts whole seconds, so its
+         *       shortest bound is 2 s: {@link #build()} rejects a shorter budget unless {@code tcpKeepAlive(false)}
+         *       says that the application pings alone keep it.</li>
          * </ul>
-         * Values set explicitly are kept; {@link #build()} fails if they do not fit the budget.
+         * Values set explicitly are kept; {@link #build()} fails if they do not fit the budget, or if the derived
+         * ping interval is so short that a peer with the same settings would close the connection for
+         * {@link DeadPeerReason#TOO_MANY_PINGS} (a budget below about 228 ms with the default limit and jitter).
          *
          * @throws IllegalArgumentException if not positive
          */
@@ -645,11 +652,12 @@ public final class KeepaliveSettings {
                 throw new IllegalArgumentException("pingTimeoutMin must be <= pingTimeout (" + timeout
                         + "), but was " + pingTimeoutMin);
             }
+            checkPeerPingLimit(interval);
             Duration appBound = interval.plus(timeout.multipliedBy(missed));
             if (detectWithin != null && appBound.compareTo(detectWithin) > 0) {
                 throw new IllegalArgumentException("pingInterval + pingsMissedBeforeDead x pingTimeout must be <= "
-                        + "detectWithin (" + detectWithin + "), but was " + interval + " + " + missed + " x "
-                        + timeout + " = " + appBound);
+                        + "detectWithin (" + detectWithin + "), but was " + interval + origin(pingInterval) + " + "
+                        + missed + " x " + timeout + origin(pingTimeout) + " = " + appBound);
             }
             Duration stall = localStallThreshold == null ? atLeastOneMilli(timeout.dividedBy(2))
                     : localStallThreshold;
@@ -676,6 +684,8 @@ public final class KeepaliveSettings {
             int keepCount = tcpKeepCount != null ? tcpKeepCount
                     : (int) Math.max(1, Math.min(MAX_TCP_KEEP_COUNT, remaining / keepInterval.getSeconds()));
             boolean keepAliveOn = tcpKeepAlive == null || tcpKeepAlive;
+            checkKernelValuesNeedKeepalive(keepAliveOn);
+            checkKernelKeepaliveFitsBudget(keepAliveOn, keepIdle, keepInterval, keepCount);
             if (detectWithin != null && keepAliveOn
                     && (tcpKeepIdle != null || tcpKeepInterval != null || tcpKeepCount != null)) {
                 Duration kernelBound = keepIdle.plus(keepInterval.multipliedBy(keepCount));
@@ -687,6 +697,94 @@ public final class KeepaliveSettings {
             }
             return new KeepaliveSettings(this, interval, timeout, missed, stall, keepIdle, keepInterval,
                     keepCount, userTimeout);
+        }
+
+        // ---- how values fit together: each check names what the user set and the derived value it conflicts with
+
+        /** " (default)", " (derived from detectWithin X)", or "" for a value the user set. */
+        private String origin(Object userValue) {
+            if (userValue != null) {
+                return "";
+            }
+            return detectWithin != null ? " (derived from detectWithin " + detectWithin + ")" : " (default)";
+        }
+
+        /**
+         * A peer with these same settings enforces {@code minPeerPingInterval} on us: our shortest wait,
+         * {@code pingInterval x (1 - pingJitter)}, must not be shorter, or it closes us for TOO_MANY_PINGS. Skipped
+         * when minPeerPingInterval was set explicitly: then the peer's limit is a separate, deliberate choice (a
+         * server that pings its clients more often than it lets them ping it).
+         */
+        private void checkPeerPingLimit(Duration interval) {
+            Duration limit = DEFAULT_MIN_PEER_PING_INTERVAL;
+            if (minPeerPingInterval != null) {
+                return;
+            }
+            double jitter = pingJitter == null ? DEFAULT_PING_JITTER : pingJitter;
+            Duration shortest = Duration.ofNanos((long) (interval.toNanos() * (1 - jitter)));
+            if (shortest.compareTo(limit) >= 0) {
+                return;
+            }
+            Duration needed = Duration.ofNanos((long) Math.ceil(limit.toNanos() / (1 - jitter)));
+            String fix;
+            if (pingInterval == null && detectWithin != null) {
+                Duration budget = Duration.ofMillis((long) Math.ceil(needed.toNanos() / BUDGET_SHARE_INTERVAL / 1e6));
+                fix = "give detectWithin at least " + budget + ", or set pingInterval yourself";
+            } else {
+                fix = "make pingInterval at least " + needed;
+            }
+            throw new IllegalArgumentException("pingInterval " + interval + origin(pingInterval) + " less pingJitter "
+                    + jitter + " is " + shortest + ", below minPeerPingInterval " + limit + " (default): a peer with"
+                    + " the same settings would close this connection for TOO_MANY_PINGS. " + capitalize(fix)
+                    + "; or set minPeerPingInterval explicitly (Duration.ZERO turns the limit off) if the peer's "
+                    + "limit differs");
+        }
+
+        /** TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT do nothing with SO_KEEPALIVE off: setting them is a mistake. */
+        private void checkKernelValuesNeedKeepalive(boolean keepAliveOn) {
+            if (keepAliveOn) {
+                return;
+            }
+            StringBuilder set = new StringBuilder();
+            if (tcpKeepIdle != null) {
+                set.append("tcpKeepIdle ").append(tcpKeepIdle);
+            }
+            if (tcpKeepInterval != null) {
+                set.append(set.length() > 0 ? ", " : "").append("tcpKeepInterval ").append(tcpKeepInterval);
+            }
+            if (tcpKeepCount != null) {
+                set.append(set.length() > 0 ? ", " : "").append("tcpKeepCount ").append(tcpKeepCount);
+            }
+            if (set.length() > 0) {
+                throw new IllegalArgumentException(set + " set with tcpKeepAlive(false): the kernel's keepalive is "
+                        + "off, so they would never be used. Remove them, or leave tcpKeepAlive on");
+            }
+        }
+
+        /**
+         * With a budget, the derived kernel keepalive must fit it too ("fitted into the same bound"). The kernel
+         * counts whole seconds, so its shortest bound is TCP_KEEPIDLE 1 s + 1 x TCP_KEEPINTVL 1 s = 2 s: below that
+         * the user must say that the application pings alone keep the bound (tcpKeepAlive(false)). Explicit kernel
+         * values are checked by build() itself.
+         */
+        private void checkKernelKeepaliveFitsBudget(boolean keepAliveOn, Duration idle, Duration interval,
+                                                    int count) {
+            if (detectWithin == null || !keepAliveOn || tcpKeepIdle != null || tcpKeepInterval != null
+                    || tcpKeepCount != null) {
+                return;
+            }
+            Duration kernelBound = idle.plus(interval.multipliedBy(count));
+            if (kernelBound.compareTo(detectWithin) > 0) {
+                throw new IllegalArgumentException("detectWithin " + detectWithin + " is shorter than the kernel's "
+                        + "TCP keepalive can detect: it counts whole seconds, and the shortest it can do here is "
+                        + "tcpKeepIdle " + idle + " + " + count + " x tcpKeepInterval " + interval + " = "
+                        + kernelBound + ". Set tcpKeepAlive(false) to keep the budget with application pings (and "
+                        + "TCP_USER_TIMEOUT) alone, or give detectWithin at least " + kernelBound);
+            }
+        }
+
+        private static String capitalize(String s) {
+            return Character.toUpperCase(s.charAt(0)) + s.substring(1);
         }
 
         private static Duration fraction(Duration d, double share) {

@@ -21,8 +21,11 @@ public class PeerDeadException extends IOException {
     private final Duration sinceLastInbound;
     private final int missedPings;
     private final Duration lastRtt;
+    private final PeerDiagnosis diagnosis;
 
     /**
+     * An exception without the kernel's view ({@link PeerDiagnosis#UNKNOWN}).
+     *
      * @param reason           the mechanism that noticed
      * @param remoteAddress    the peer, or {@code null} when unknown
      * @param sinceLastInbound how long since the last inbound byte (at least this long)
@@ -32,24 +35,48 @@ public class PeerDeadException extends IOException {
      */
     public PeerDeadException(DeadPeerReason reason, SocketAddress remoteAddress, Duration sinceLastInbound,
                              int missedPings, Duration lastRtt, Throwable cause) {
-        super(message(reason, remoteAddress, sinceLastInbound, missedPings, lastRtt, cause), cause);
+        this(reason, PeerDiagnosis.UNKNOWN, remoteAddress, sinceLastInbound, missedPings, lastRtt, cause);
+    }
+
+    /**
+     * @param reason           the mechanism that noticed
+     * @param diagnosis        what the local kernel knew about the peer at the time
+     * @param remoteAddress    the peer, or {@code null} when unknown
+     * @param sinceLastInbound how long since the last inbound byte (at least this long)
+     * @param missedPings      consecutive unanswered pings at the time
+     * @param lastRtt          the last measured ping round trip, or {@code null} when none was measured
+     * @param cause            the I/O error behind it, or {@code null}
+     */
+    public PeerDeadException(DeadPeerReason reason, PeerDiagnosis diagnosis, SocketAddress remoteAddress,
+                             Duration sinceLastInbound, int missedPings, Duration lastRtt, Throwable cause) {
+        super(message(reason, diagnosis, remoteAddress, sinceLastInbound, missedPings, lastRtt, cause), cause);
         this.reason = Objects.requireNonNull(reason, "reason");
+        this.diagnosis = Objects.requireNonNull(diagnosis, "diagnosis");
         this.remoteAddress = remoteAddress;
         this.sinceLastInbound = Objects.requireNonNull(sinceLastInbound, "sinceLastInbound");
         this.missedPings = missedPings;
         this.lastRtt = lastRtt;
     }
 
-    private static String message(DeadPeerReason reason, SocketAddress remote, Duration since, int missed,
-                                  Duration rtt, Throwable cause) {
+    private static String message(DeadPeerReason reason, PeerDiagnosis diagnosis, SocketAddress remote,
+                                  Duration since, int missed, Duration rtt, Throwable cause) {
         StringBuilder sb = new StringBuilder("peer ");
         sb.append(remote == null ? "(unknown)" : remote).append(" is dead: ").append(reason)
                 .append(" (last inbound ").append(since.toMillis()).append(" ms ago, missed pings ").append(missed)
-                .append(", last RTT ").append(rtt == null ? "none" : (rtt.toNanos() / 1000) + " us").append(')');
+                .append(", last RTT ").append(rtt == null ? "none" : (rtt.toNanos() / 1000) + " us")
+                .append("; kernel: ").append(diagnosis == null ? null : diagnosis.description()).append(')');
         if (cause != null && cause.getMessage() != null) {
             sb.append(": ").append(cause.getMessage());
         }
         return sb.toString();
+    }
+
+    /**
+     * What the local kernel knew about the peer when the decision was made: a host that still acknowledged our
+     * bytes (its application is not answering), a host or path that did not, or unknown.
+     */
+    public PeerDiagnosis diagnosis() {
+        return diagnosis;
     }
 
     /** The mechanism that noticed. */

@@ -43,13 +43,15 @@ import java.util.stream.Collectors;
  * <h2>Set-up</h2>
  * For each N and each mode, fresh processes ({@link IdleScaleProcess}): {@code ceil(N / 17,000)} servers and as many
  * clients, so that no process holds more than about 17,000 sockets (a process may hold at most 20,000 file
- * descriptors). Each process runs one epoll event loop thread, which does everything (accepting too). Servers
+ * descriptors). Each process runs one epoll event loop thread for its connections; a server accepts on a second
+ * one of its own, so that new connections do not wait in the accept queue behind the others' I/O. Servers
  * listen on 127.0.0.1, port 0 (a fresh port per run); each client binds its own source address 127.a.b.c, derived
  * from the driver's pid and a counter, so that one address never needs more than 17,000 of its ~28,000 ephemeral
  * ports and no run meets the TIME_WAIT sockets of a recent one. Clients spread their connections round-robin over
- * the servers, connect with at most 1,000 attempts outstanding, and send one application frame on each connection,
- * which the server sends back: every connection, bare ones too, has carried a message each way (and holds the
- * read-path state any used connection holds). Every child runs with {@value #CHILD_JVM_ARGS_TEXT}: a fixed heap (no
+ * the servers and send one application frame on each connection, which the server sends back: every connection,
+ * bare ones too, has carried a message each way (and holds the read-path state any used connection holds). A
+ * connection counts as open only once that frame came back, and at most 1,000 per client wait for it at once, so
+ * that no connection sits long in an accept queue (where a keepalive pipeline would rightly see a silent peer). Every child runs with {@value #CHILD_JVM_ARGS_TEXT}: a fixed heap (no
  * resizing, the same in every mode, roomy enough that a young collection is rare within a window), the serial
  * collector, whose {@code System.gc()} is a full compacting collection (so used heap after it is the live set) and
  * which runs no concurrent GC threads to blur the CPU figures on 2 cores, and a fixed set of JIT compiler threads
@@ -84,7 +86,9 @@ import java.util.stream.Collectors;
  *       largest count in a 10 ms window (fixed windows; also sliding) against the mean per 10 ms, with what a
  *       uniformly random placement would give (the median largest of as many Poisson counts), and plots pings per
  *       10 ms over the first two intervals ({@code idle-scale-spread-<N>.png}).</li>
- *   <li>Lateness of a 10 ms fixed-rate timer on each client's event loop during the window: p99 and max.</li>
+ *   <li>Lateness of a 10 ms timer on each client's event loop during the window: p99 and max. One timer at a time,
+ *       rescheduled when it runs and measured against its own deadline (a fixed-rate timer would count one stall
+ *       again in each of the runs that catch up after it).</li>
  *   <li>Connections closed before the end of the window, with the reasons (dead-peer reasons, the baseline's
  *       reader idle).</li>
  * </ul>

@@ -32,6 +32,7 @@ import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 
@@ -62,20 +63,23 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import javax.management.JMException;
 import javax.management.ObjectName;
 
 /**
  * One child process of {@link IdleScaleBenchmark}: a server that accepts connections, or a client that opens them
- * from one source address; one epoll event loop thread for everything (accepting included). The driver starts it
+ * from one source address; one epoll event loop thread for the connections, and a server accepts on an event loop
+ * thread of its own (so that a busy connection loop does not hold new connections in the accept queue). The driver starts it
  * with {@code server <mode> <intervalNanos> <serverIntervalNanos>} or {@code client <mode> <intervalNanos>
  * <serverIntervalNanos> <sourceAddress> <connections>} (the server interval is the ping interval of the library on
  * the server side) and then talks to it in lines (stdin: commands; stdout: answers; stderr: diagnostics):
  * <ul>
  *   <li>at start: {@code ready [port=<p>] heap=<bytes>}, the used heap after full GCs with no connection;</li>
- *   <li>{@code connect <port>,<port>,...} (client): opens the connections, spread round-robin over the servers,
- *       at most {@value #MAX_PENDING_CONNECTS} outstanding; answers
+ *   <li>{@code connect <port>,<port>,...} (client): opens the connections, spread round-robin over the servers;
+ *       a connection counts as open once the server has echoed its first frame, and at most
+ *       {@value #MAX_PENDING_CONNECTS} wait for that at once (so no server's accept queue holds more); answers
  *       {@code connected ok=<n> failed=<n> nanos=<t> error=<first error>};</li>
  *   <li>{@code measure <originNanos> <durationNanos>}: the measurement window, in {@link System#nanoTime()} (on
  *       Linux CLOCK_MONOTONIC, the same clock in every process on the machine); answers one line
@@ -99,7 +103,7 @@ import javax.management.ObjectName;
  * cost, whoever wrote the ping.
  */
 public final class IdleScaleProcess {
-    /** Connect attempts outstanding at once in one client process. */
+    /** Connections of one client process waiting at once to be connected and have their first frame echoed. */
     static final int MAX_PENDING_CONNECTS = 1000;
     /** The period of the timer whose lateness is measured. */
     static final int PROBE_PERIOD_MILLIS = 10;
@@ -111,6 +115,8 @@ public final class IdleScaleProcess {
     /** The baseline closes a connection after this many ping intervals without a byte from the peer. */
     static final int BASELINE_READER_IDLE_INTERVALS = 3;
     private static final long MILLI = 1_000_000L;
+    /** On a connecting client channel: told once whether its first frame came back (or the channel closed first). */
+    private static final AttributeKey<Consumer<Boolean>> ECHOED = AttributeKey.valueOf("idle-scale-echoed");
     private static final Duration LOOP_TASK_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(180);
     private static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(60);
@@ -141,6 +147,9 @@ public final class IdleScaleProcess {
         BlockingQueue<String> commands = readCommands();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
         EventLoop loop = group.next();
+        // A server accepts on a thread of its own: on the connections' loop, accepting would wait behind their I/O.
+        EventLoopGroup boss = role.equals("server") ? new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory())
+                : null;
         Counters counters = COUNTERS;
         Pipelines pipelines = new Pipelines(mode, interval, serverInterval, counters);
         warmUpPaths(group, loop, pipelines, counters);
@@ -157,7 +166,7 @@ public final class IdleScaleProcess {
         Map<String, long[]> classesWith = Map.of();
         int openWith = 0;
         if (role.equals("server")) {
-            Channel server = settle(new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
+            Channel server = settle(new ServerBootstrap().group(boss, group).channel(EpollServerSocketChannel.class)
                     .option(ChannelOption.SO_BACKLOG, 8192)
                     .childHandler(pipelines.server())
                     .bind(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0))).channel();
@@ -333,7 +342,10 @@ public final class IdleScaleProcess {
 
     /**
      * Opens {@code count} connections from {@code source} (an ephemeral port each), round-robin over {@code ports}
-     * of 127.0.0.1, with at most {@link #MAX_PENDING_CONNECTS} outstanding; bounded by {@link #CONNECT_TIMEOUT}.
+     * of 127.0.0.1; bounded by {@link #CONNECT_TIMEOUT}. A connection counts as open once the server echoed its
+     * first frame (a completed connect only says the kernel queued it for accepting): at most
+     * {@link #MAX_PENDING_CONNECTS} wait for that at once, so that no connection waits long in an accept queue
+     * before the window, whatever the pipeline.
      */
     private static Channel[] connect(Bootstrap b, InetAddress source, int count, List<Integer> ports)
             throws InterruptedException, IOException {
@@ -352,16 +364,26 @@ public final class IdleScaleProcess {
             }
             ChannelFuture f = b.connect(new InetSocketAddress(server, ports.get(started % ports.size())),
                     new InetSocketAddress(source, 0));
-            channels[started] = f.channel();
-            f.addListener(done -> {
-                if (done.isSuccess()) {
+            Channel ch = f.channel();
+            channels[started] = ch;
+            // Set before the first frame is written (in the listener below): the echo, or the close, ends the
+            // wait, exactly once.
+            ch.attr(ECHOED).set(echoed -> {
+                if (echoed) {
                     ok.incrementAndGet();
-                    f.channel().writeAndFlush(helloFrame(f.channel().alloc()));
                 } else {
                     failed.incrementAndGet();
-                    firstError.compareAndSet(null, done.cause());
+                    firstError.compareAndSet(null, new IOException("closed before its first frame came back"));
                 }
                 pending.release();
+            });
+            f.addListener(done -> {
+                if (done.isSuccess()) {
+                    ch.writeAndFlush(helloFrame(ch.alloc()));
+                } else {
+                    firstError.compareAndSet(null, done.cause());
+                    endWait(ch, false);
+                }
             });
         }
         boolean settled = pending.tryAcquire(MAX_PENDING_CONNECTS, Math.max(0, deadline - System.nanoTime()),
@@ -372,6 +394,17 @@ public final class IdleScaleProcess {
                 + (settled ? "" : " unsettled") + " nanos=" + nanos
                 + " error=" + (error == null ? "none" : String.valueOf(error).replace(' ', '_')));
         return Arrays.copyOf(channels, started);
+    }
+
+    /**
+     * Ends a connecting client channel's wait for its first frame to come back: {@code echoed}, or closed (or
+     * failed to connect) first. Only the first call counts; any thread.
+     */
+    static void endWait(Channel ch, boolean echoed) {
+        Consumer<Boolean> waiting = ch.attr(ECHOED).getAndSet(null);
+        if (waiting != null) {
+            waiting.accept(echoed);
+        }
     }
 
     /** Runs the measurement window [origin, origin + duration) and answers with one {@code window} line. */
@@ -387,9 +420,8 @@ public final class IdleScaleProcess {
             return null;
         });
         long period = TimeUnit.MILLISECONDS.toNanos(PROBE_PERIOD_MILLIS);
-        LatenessProbe probe = new LatenessProbe(origin, duration, period);
-        ScheduledFuture<?> probeTask = loop.scheduleAtFixedRate(probe, Math.max(0, origin - System.nanoTime()),
-                period, TimeUnit.NANOSECONDS);
+        LatenessProbe probe = new LatenessProbe(loop, origin, duration, period);
+        loop.execute(probe::start);
         sleepUntil(origin);
         long t0 = System.nanoTime();
         long cpu0 = processCpuNanos();
@@ -400,7 +432,10 @@ public final class IdleScaleProcess {
         long cpu1 = processCpuNanos();
         long gcs1 = gcCount();
         long jit1 = jitCpuNanos();
-        probeTask.cancel(false);
+        onLoop(loop, () -> {
+            probe.stop();
+            return null;
+        });
         String report = onLoop(loop, () -> {
             int[] hist = counters.endWindow();
             long[] late = probe.samples();
@@ -734,7 +769,16 @@ public final class IdleScaleProcess {
                 ctx.writeAndFlush(msg);
             } else {
                 ReferenceCountUtil.release(msg);
+                endWait(ctx.channel(), true); // the first frame came back: the connection is open
             }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (!echo) {
+                endWait(ctx.channel(), false);
+            }
+            ctx.fireChannelInactive();
         }
 
         @Override
@@ -890,28 +934,59 @@ public final class IdleScaleProcess {
         return KeepaliveSettings.builder().pingInterval(interval).pingTimeout(interval).build();
     }
 
-    /** How late a periodic timer runs on the event loop: each run's delay behind its planned time. */
+    /**
+     * How late a timer runs on the event loop: one timer at a time, each scheduled {@code period} ahead when the
+     * previous one ran and measured against its own deadline. (A fixed-rate timer measures against a plan made at
+     * the start: after one stall every later run counts the stall again, and its runs catch up back to back.)
+     * Owned by the event loop: {@link #start()} and {@link #stop()} run there.
+     */
     static final class LatenessProbe implements Runnable {
+        private final EventLoop loop;
+        private final long origin;
         private final long period;
         private final long end;
         private final long[] samples;
-        private long expected;
+        private long deadline;
         private int count;
+        private ScheduledFuture<?> next;
 
-        LatenessProbe(long origin, long duration, long period) {
-            this.expected = origin;
+        LatenessProbe(EventLoop loop, long origin, long duration, long period) {
+            this.loop = loop;
+            this.origin = origin;
             this.end = origin + duration;
             this.period = period;
             this.samples = new long[(int) (duration / period) + 2];
         }
 
+        /** Schedules the first timer for the window's start. */
+        void start() {
+            schedule(Math.max(0, origin - System.nanoTime()));
+        }
+
+        /** Cancels the timer that is pending. */
+        void stop() {
+            if (next != null) {
+                next.cancel(false);
+                next = null;
+            }
+        }
+
+        private void schedule(long delay) {
+            deadline = System.nanoTime() + delay;
+            next = loop.schedule(this, delay, TimeUnit.NANOSECONDS);
+        }
+
         @Override
         public void run() {
             long now = System.nanoTime();
-            if (count < samples.length && now - end < 0) {
-                samples[count++] = Math.max(0, now - expected);
+            if (now - end >= 0) {
+                next = null;
+                return;
             }
-            expected += period;
+            if (count < samples.length && now - origin >= 0) {
+                samples[count++] = Math.max(0, now - deadline);
+            }
+            schedule(period);
         }
 
         long[] samples() {

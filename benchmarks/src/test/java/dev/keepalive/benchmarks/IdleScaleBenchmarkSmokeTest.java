@@ -37,7 +37,7 @@ class IdleScaleBenchmarkSmokeTest {
     final PlotDirectory plots = new PlotDirectory();
 
     @Test
-    @Timeout(60)
+    @Timeout(120) // about 30 s on a quiet machine; twelve child JVMs take twice that on a busy 2-core one
     void twoHundredIdleConnectionsInEveryModeAreMeasuredAndPlotted() throws Exception {
         assumeTrue(Epoll.isAvailable(), "the benchmark runs on epoll");
         Config config = new Config(List.of(CONNECTIONS), Duration.ofMillis(500), Duration.ofMillis(200),
@@ -64,8 +64,10 @@ class IdleScaleBenchmarkSmokeTest {
             assertTrue(r.clientHeapPerConnection() > 200, mode + ": client heap " + r.clientHeapPerConnection());
             assertTrue(r.serverHeapPerConnection() > 200, mode + ": server heap " + r.serverHeapPerConnection());
             assertTrue(r.clientCores() > 0 && r.serverCores() > 0, mode + ": CPU measured");
-            // The 10 ms timer ran on each client loop through most of the 1.2 s window.
-            assertTrue(r.latenessNanos().length > 2 * 80, mode + ": " + r.latenessNanos().length + " timer runs");
+            // The 10 ms timer ran on the client loops in the 1.2 s window: one timer at a time, each scheduled when
+            // the last ran, so it runs 1.2 s / (10 ms + its lateness) times: 120 on a quiet machine, about 20 where
+            // a busy machine makes it 100 ms late (seen here under a load average of 10).
+            assertTrue(r.latenessNanos().length >= 2 * 5, mode + ": " + r.latenessNanos().length + " timer runs");
         }
         ModeResult bare = size.modes().get(Mode.BARE);
         assertEquals(0, bare.pings(), "nothing pings without keepalive");

@@ -468,6 +468,23 @@ public final class LivenessMonitor {
         }
     }
 
+    /**
+     * The protocol could not carry the ping just decided, and the peer is not due to answer anything for
+     * {@code delayNanos} yet (an HTTP/1.1 response still within its allowance; or, with a huge delay, a connection
+     * that can no longer carry pings at all). The ping is not counted as sent; it stays outstanding, whatever arrives
+     * next answers it, and its timeout runs from {@code delayNanos} after now. A delay of 0 is
+     * {@link #onPingNotSent()}.
+     */
+    public void onPingDeferred(long delayNanos) {
+        onPingNotSent();
+        if (state != LivenessState.PING_OUTSTANDING || delayNanos <= 0) {
+            return;
+        }
+        long now = ticker.nanoTime();
+        pingClockFrom = now + Math.min(delayNanos, Long.MAX_VALUE / 4);
+        computeDeadline(now, false);
+    }
+
     /** Building or writing a probe frame threw; it is counted (the transport logs it and carries on). */
     public void onProbeError() {
         probeErrors++;
@@ -552,9 +569,11 @@ public final class LivenessMonitor {
                 missed = 0;
                 stallReprobes = 0;
             } else if (readsPaused) {
-                // A pong we are not reading proves nothing; the timeout counts again once reads resume.
-                if (now - pingClockFrom >= effectiveTimeoutNanos()) {
-                    pingClockFrom = now;
+                // A pong we are not reading proves nothing, and no miss counts. Ping on, once an interval: the
+                // peer sees us alive (we cannot answer its pings now), and middleboxes keep the flow.
+                if (now - lastPingSentAt >= intervalNanos) {
+                    sendPing(now, PingCause.IDLE);
+                    action = Action.SEND_PING;
                 }
             } else if (proven && missed >= missedBeforeDead) {
                 // Enough pings missed: the verdict waits for the full bound of silence.
@@ -705,6 +724,8 @@ public final class LivenessMonitor {
         long next = now + Long.MAX_VALUE / 4;
         if (state == LivenessState.PING_OUTSTANDING && lastInboundAt - lastPingSentAt >= 0) {
             next = now; // answered by other traffic: settle it at once
+        } else if (state == LivenessState.PING_OUTSTANDING && readsPaused) {
+            next = lastPingSentAt + intervalNanos; // the next ping while reads are paused
         } else if (state == LivenessState.PING_OUTSTANDING) {
             next = proven && missed >= missedBeforeDead
                     ? quietFrom + pingBoundNanos + lagAllowance(pingBoundNanos)
@@ -725,7 +746,7 @@ public final class LivenessMonitor {
             }
         }
         if (readsPaused && next - (now + intervalNanos) > 0) {
-            // Nothing is judged while reads are paused; look again within an interval (pings keep middleboxes open).
+            // Nothing is judged while reads are paused; look again within an interval (pings go on).
             next = now + intervalNanos;
         }
         // A deadline in the past fires at once; never ask for one before now.

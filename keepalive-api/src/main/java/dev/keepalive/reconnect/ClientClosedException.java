@@ -6,7 +6,7 @@ import java.io.IOException;
 public class ClientClosedException extends IOException {
     private static final long serialVersionUID = 1L;
 
-    /** With the message saying who closed the client and why, and the last failure as the cause (or null). */
+    /** A send failed because the client closed; {@code cause} is why it gave up, or {@code null}. */
     public ClientClosedException(String message, Throwable cause) {
         super(message, cause);
     }

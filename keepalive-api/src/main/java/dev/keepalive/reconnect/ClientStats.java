@@ -25,7 +25,7 @@ import java.util.Map;
 public record ClientStats(ConnectionState state, long pingsSent, long pongsReceived, Duration lastRtt,
                           Duration smoothedRtt, Duration maxRtt, Map<DeadPeerReason, Long> deaths, long attempts,
                           long successes, Duration disconnectedTime, int queuedMessages, long queuedBytes) {
-    /** Copies {@code deaths}. */
+    /** Copies {@code deaths}, so that the record stays immutable. */
     public ClientStats {
         deaths = Map.copyOf(deaths);
     }

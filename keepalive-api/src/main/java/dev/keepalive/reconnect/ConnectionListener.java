@@ -8,6 +8,6 @@ public interface ConnectionListener {
     /** A listener that does nothing. */
     ConnectionListener NOOP = e -> { };
 
-    /** One event; the fields are described by {@link ConnectionEvent}. */
+    /** Called on the client's event loop for every state change and attempt; must not block. */
     void onEvent(ConnectionEvent event);
 }

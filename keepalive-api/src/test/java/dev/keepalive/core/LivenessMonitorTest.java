@@ -699,6 +699,8 @@ class LivenessMonitorTest {
             assertTrue(fire(m) != Action.PEER_DEAD, "a pong we do not read proves nothing");
         }
         assertTrue(m.stats().pingsMissed() == 0, "no miss counted while paused");
+        assertTrue(m.stats().pingsSent() >= 2, "pings go on, once an interval, so the peer sees us alive: "
+                + m.stats().pingsSent());
         ticker.set(end);
         assertTrue(m.onReadsPaused(false));
         Action a = Action.NONE;

@@ -3,6 +3,7 @@ package dev.keepalive.micrometer;
 import dev.keepalive.DeadPeerReason;
 import dev.keepalive.KeepaliveListener;
 import dev.keepalive.PeerDeadException;
+import dev.keepalive.PeerDiagnosis;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tag;
@@ -36,7 +37,12 @@ import java.util.concurrent.atomic.LongAdder;
  *   <tr><td>{@code keepalive.pings.missed}</td><td>counter</td><td></td></tr>
  *   <tr><td>{@code keepalive.local.stalls}</td><td>counter</td><td></td></tr>
  *   <tr><td>{@code keepalive.ping.rtt}</td><td>timer (seconds)</td><td></td></tr>
- *   <tr><td>{@code keepalive.peers.dead}</td><td>counter</td><td>{@code reason}: a {@link DeadPeerReason}</td></tr>
+ *   <tr><td>{@code keepalive.peers.dead}</td><td>counter</td><td>{@code reason}: a {@link DeadPeerReason};
+ *       {@code diagnosis}: a {@link PeerDiagnosis}, what the kernel knew (host up but application not answering,
+ *       host or path unreachable, unknown)</td></tr>
+ *   <tr><td>{@code keepalive.peers.retired}</td><td>counter</td><td>connections the peer closed as its protocol
+ *       allows, with nothing in flight (an idle HTTP/1.1 connection closed by its server, a GOAWAY, a WebSocket
+ *       close frame): {@link KeepaliveListener#onPeerRetired}; not deaths</td></tr>
  * </table>
  */
 public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
@@ -45,14 +51,19 @@ public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
     private final LongAdder pongsReceived = new LongAdder();
     private final LongAdder pingsMissed = new LongAdder();
     private final LongAdder localStalls = new LongAdder();
-    private final Map<DeadPeerReason, LongAdder> deaths = new EnumMap<>(DeadPeerReason.class);
+    private final LongAdder retirements = new LongAdder();
+    private final Map<DeadPeerReason, Map<PeerDiagnosis, LongAdder>> deaths = new EnumMap<>(DeadPeerReason.class);
     private volatile Timer rtt;
 
     /** Meters with {@code tags} added to each. */
     public KeepaliveMetrics(Iterable<Tag> tags) {
         this.tags = Tags.of(Objects.requireNonNull(tags, "tags"));
         for (DeadPeerReason r : DeadPeerReason.values()) {
-            deaths.put(r, new LongAdder());
+            Map<PeerDiagnosis, LongAdder> byDiagnosis = new EnumMap<>(PeerDiagnosis.class);
+            for (PeerDiagnosis d : PeerDiagnosis.values()) {
+                byDiagnosis.put(d, new LongAdder());
+            }
+            deaths.put(r, byDiagnosis);
         }
     }
 
@@ -68,10 +79,14 @@ public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
         counter(registry, "keepalive.pings.missed", "Pings unanswered within the ping timeout", pingsMissed, tags);
         counter(registry, "keepalive.local.stalls", "Timers so late that the local process evidently stalled",
                 localStalls, tags);
-        for (Map.Entry<DeadPeerReason, LongAdder> e : deaths.entrySet()) {
-            counter(registry, "keepalive.peers.dead", "Connections whose peer was declared dead or lost",
-                    e.getValue(), tags.and("reason", e.getKey().name()));
+        for (Map.Entry<DeadPeerReason, Map<PeerDiagnosis, LongAdder>> e : deaths.entrySet()) {
+            for (Map.Entry<PeerDiagnosis, LongAdder> d : e.getValue().entrySet()) {
+                counter(registry, "keepalive.peers.dead", "Connections whose peer was declared dead or lost",
+                        d.getValue(), tags.and("reason", e.getKey().name()).and("diagnosis", d.getKey().name()));
+            }
         }
+        counter(registry, "keepalive.peers.retired", "Connections the peer closed as its protocol allows, with "
+                + "nothing in flight (not deaths)", retirements, tags);
         rtt = Timer.builder("keepalive.ping.rtt").description("Ping round-trip time").tags(tags)
                 .publishPercentileHistogram(false).register(registry);
     }
@@ -108,6 +123,11 @@ public final class KeepaliveMetrics implements MeterBinder, KeepaliveListener {
 
     @Override
     public void onPeerDead(PeerDeadException cause) {
-        deaths.get(cause.reason()).increment();
+        deaths.get(cause.reason()).get(cause.diagnosis()).increment();
+    }
+
+    @Override
+    public void onPeerRetired(SocketAddress remote, String how) {
+        retirements.increment();
     }
 }

@@ -2,6 +2,7 @@ package dev.keepalive.micrometer;
 
 import dev.keepalive.DeadPeerReason;
 import dev.keepalive.KeepaliveSettings;
+import dev.keepalive.PeerDiagnosis;
 import dev.keepalive.netty.KeepaliveHandler;
 import dev.keepalive.netty.KeepaliveProbe;
 import dev.keepalive.netty.client.ReconnectingClient;
@@ -25,6 +26,7 @@ import io.netty.handler.codec.string.StringEncoder;
 import io.netty.util.ReferenceCountUtil;
 import org.junit.jupiter.api.Test;
 
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
@@ -69,10 +71,59 @@ class MetricsTest {
                 }
             }));
             net.connect(silent, ch -> Loopback.framed(ch, KeepaliveHandler.builder(FAST).listener(metrics).build()));
-            await().atMost(ofSeconds(10)).until(() -> registry.get("keepalive.peers.dead")
-                    .tag("reason", DeadPeerReason.PING_TIMEOUT.name()).functionCounter().count() == 1);
-            assertEquals(0, registry.get("keepalive.peers.dead").tag("reason", "RESET_BY_PEER").functionCounter()
-                    .count());
+            await().atMost(ofSeconds(10)).until(() -> deaths(registry, "PING_TIMEOUT") == 1);
+            // NIO cannot read the kernel's view.
+            assertEquals(1, registry.get("keepalive.peers.dead").tag("reason", "PING_TIMEOUT")
+                    .tag("diagnosis", PeerDiagnosis.UNKNOWN.name()).functionCounter().count());
+            assertEquals(0, deaths(registry, "RESET_BY_PEER"));
+        }
+    }
+
+    @Test
+    void deathsAreTaggedWithTheKernelsDiagnosisOnEpoll() {
+        assertTrue(Transport.EPOLL.isAvailable(), Transport.EPOLL::unavailableBecause);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        KeepaliveMetrics metrics = new KeepaliveMetrics();
+        metrics.bindTo(registry);
+        try (Loopback net = new Loopback(Transport.EPOLL)) {
+            // The peer's application greets once, then reads and never answers; its kernel acknowledges every ping.
+            Channel silent = net.server(ch -> ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelActive(ChannelHandlerContext ctx) {
+                    ctx.writeAndFlush(ctx.alloc().buffer(8).writeInt(4).writeInt(0x4E11));
+                    ctx.fireChannelActive();
+                }
+
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    ReferenceCountUtil.release(msg);
+                }
+            }));
+            net.connect(silent, ch -> Loopback.framed(ch, KeepaliveHandler.builder(FAST).listener(metrics).build()));
+            await().atMost(ofSeconds(10)).until(() -> deaths(registry, "PING_TIMEOUT") == 1);
+            assertEquals(1, registry.get("keepalive.peers.dead").tag("reason", "PING_TIMEOUT")
+                    .tag("diagnosis", PeerDiagnosis.APPLICATION_NOT_ANSWERING.name()).functionCounter().count());
+            // The final miss is counted as every other one.
+            assertEquals(1, registry.get("keepalive.pings.missed").functionCounter().count());
+        }
+    }
+
+    private static double deaths(SimpleMeterRegistry registry, String reason) {
+        return registry.get("keepalive.peers.dead").tag("reason", reason).functionCounters().stream()
+                .mapToDouble(c -> c.count()).sum();
+    }
+
+    @Test
+    void retirementsAreCountedApartFromDeaths() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        KeepaliveMetrics metrics = new KeepaliveMetrics();
+        metrics.bindTo(registry);
+        metrics.onPeerRetired(new InetSocketAddress("127.0.0.1", 8080), "it closed the idle connection");
+        metrics.onPeerRetired(new InetSocketAddress("127.0.0.1", 8080), "it sent GOAWAY NO_ERROR");
+        assertEquals(2, registry.get("keepalive.peers.retired").functionCounter().count());
+        for (DeadPeerReason reason : DeadPeerReason.values()) {
+            assertEquals(0, registry.get("keepalive.peers.dead").tag("reason", reason.name()).functionCounters()
+                    .stream().mapToDouble(c -> c.count()).sum(), "a retirement is no death: " + reason);
         }
     }
 

@@ -18,6 +18,7 @@ public record EffectiveTcpOptions(String transport, boolean soKeepAlive, int kee
                                   int keepIntervalSeconds, int keepCount, int userTimeoutMillis,
                                   List<String> unsupported) {
 
+    /** Copies {@code unsupported}, so that the record stays immutable. */
     public EffectiveTcpOptions {
         unsupported = List.copyOf(unsupported);
     }

@@ -5,6 +5,7 @@ import dev.keepalive.KeepaliveListener;
 import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.KeepaliveStats;
 import dev.keepalive.PeerDeadException;
+import dev.keepalive.PeerDiagnosis;
 import dev.keepalive.Ticker;
 import dev.keepalive.core.LivenessMonitor;
 import dev.keepalive.core.LivenessMonitor.Action;
@@ -12,10 +13,14 @@ import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
 import dev.keepalive.core.LivenessMonitor.PingCause;
 import dev.keepalive.core.LivenessMonitor.PongResult;
 import dev.keepalive.core.LoopHealth;
+import dev.keepalive.netty.internal.ConnectionEnd;
 import dev.keepalive.netty.internal.IoErrors;
+import dev.keepalive.netty.internal.KernelDiagnosis;
+import dev.keepalive.netty.internal.ProbeSettingsCheck;
 import dev.keepalive.netty.internal.ReadBarrier;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
@@ -31,6 +36,7 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
@@ -116,10 +122,34 @@ import java.util.function.DoubleSupplier;
  *
  * <h2>On a dead peer</h2>
  * The handler fails every pending write with a {@link PeerDeadException} that names the reason, fires that
- * exception through the pipeline ({@code exceptionCaught}), tells the listener, and closes the channel. Later writes
- * through it fail with the same exception. A reset or a kernel timeout reported by the transport is replaced in the
- * pipeline by a {@link PeerDeadException} whose cause is the original error; a close by the peer is reported to the
- * listener as {@link DeadPeerReason#CLOSED_BY_PEER}.
+ * exception through the pipeline ({@code exceptionCaught}), tells the listener, and closes the channel. Writes that
+ * still reach the handler fail with the same exception; once the closed channel is deregistered, Netty removes its
+ * handlers and fails later writes itself with a {@code ClosedChannelException} ({@link #deadCause()} still says
+ * why). A reset or a kernel timeout reported by the transport is replaced in the pipeline by a
+ * {@link PeerDeadException} whose cause is the original error, whether a read or a write met it first (a write's
+ * error, which the transport reports to no handler, is fired as the {@link PeerDeadException}).
+ *
+ * <p>The verdicts of silence ({@link DeadPeerReason#PING_TIMEOUT}, {@link DeadPeerReason#READ_IDLE},
+ * {@link DeadPeerReason#WRITE_STALL}) and kernel timeouts carry the kernel's view of the peer
+ * ({@link PeerDeadException#diagnosis()}), read from {@code TCP_INFO} on epoll and io_uring: a peer host that
+ * acknowledged our pings (its application is not answering) or one that did not (host or path gone); unknown on
+ * NIO. A kernel timeout while the peer's host kept answering zero-window probes (Linux bounds zero-window probing
+ * with TCP_USER_TIMEOUT) is a peer that stopped reading: {@link DeadPeerReason#WRITE_STALL}. (When the timeout
+ * meets a write still queued in the channel, the socket is closed before its view can be read: then it stays
+ * {@link DeadPeerReason#TCP_TIMEOUT}, diagnosis unknown.)
+ *
+ * <p>A close this handler did not start is reported to the listener, with {@link #deadCause()} set before the
+ * close future's listeners added after the handler run and before queued writes are failed (they fail with it):
+ * the end of the stream is {@link DeadPeerReason#CLOSED_BY_PEER}; after an I/O error that names no peer failure,
+ * {@link DeadPeerReason#IO_ERROR}; a close by a handler nearer the socket, {@link DeadPeerReason#CLOSED_LOCALLY}.
+ * The empty read at the end of the stream is no inbound traffic.
+ *
+ * <h2>On a retirement</h2>
+ * A close that the peer's protocol allows with nothing in flight, as the probe reports it
+ * ({@link KeepaliveProbe#peerRetirement()}: an HTTP/1.1 server closing an idle pooled connection, a GOAWAY, a
+ * WebSocket close frame), is no dead peer: the listener hears
+ * {@link KeepaliveListener#onPeerRetired onPeerRetired}, logged at DEBUG, and {@link #deadCause()} stays
+ * {@code null}.
  *
  * <h2>Threading</h2>
  * Everything runs on the channel's event loop. {@link #stats()} and {@link #effectiveTcpOptions()} may be read from
@@ -146,6 +176,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private final LivenessMonitor monitor;
     private final ProbeSink sink = new ProbeSink();
     private final Runnable timerTask = this::onTimer;
+    /** Runs when the channel's close completes, before the close future's later listeners and channelInactive. */
+    private final ChannelFutureListener closeListener = this::onChannelClosed;
 
     private ChannelHandlerContext ctx;
     private boolean initialized;
@@ -156,6 +188,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * autoRead was on belongs to the auto-read loop, which Netty cancels when autoRead goes off.)
      */
     private boolean explicitReadPending;
+    /** A message reached {@link #channelRead} since the last {@code channelReadComplete}. */
+    private boolean readInBatch;
     /** Whether the monitor was last told that reads are paused. */
     private boolean readsPaused;
     private boolean probeErrorLogged;
@@ -163,10 +197,19 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
     private volatile EffectiveTcpOptions effectiveTcpOptions;
+    private boolean tcpOptionsApplied;
     private volatile KeepaliveStats lastStats;
     /** Read confirmations ({@link #confirmRead()}); created on first use. */
     private ReadBarrier barrier;
     private ScheduledFuture<?> barrierTimer;
+    /** The channel's outbound buffer, kept to fail its writes with the reason when the transport closes it. */
+    private ChannelOutboundBuffer outboundBuffer;
+    /** The peer's close was told as a retirement (once per connection). */
+    private boolean retired;
+    /** The last read from the socket ended the stream (the peer's FIN). */
+    private boolean endOfStream;
+    /** An I/O error of the transport that no reason matched, for the close that follows it. */
+    private IOException unclassifiedError;
 
     private KeepaliveHandler(Builder b) {
         this.settings = b.settings;
@@ -202,7 +245,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     /** The TCP options read back from the socket when they were applied, or {@code null} before that or for a
-     *  channel that is not a TCP socket. */
+     *  channel that is not a TCP socket. They are applied as soon as the handler is in the pipeline of a registered
+     *  channel, before a client's {@code connect()} completes: readable right after {@code connect().sync()}. */
     public EffectiveTcpOptions effectiveTcpOptions() {
         return effectiveTcpOptions;
     }
@@ -313,13 +357,17 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             throw new IllegalStateException("KeepaliveHandler is one per channel: build a new one for " + ch);
         }
         this.ctx = ctx;
-        KeepaliveProbe bound = probe.forConnection(ctx);
+        KeepaliveProbe bound = probe.forConnection(ctx, ticker);
         if (bound == null || bound.sendsPings() != probe.sendsPings()) {
             throw new IllegalStateException(probe + ".forConnection must return a probe that sends pings as it "
                     + "does, but returned " + bound);
         }
         probe = bound;
         interceptsWrites = bound.interceptsWrites();
+        ch.closeFuture().addListener(closeListener);
+        if (ch.isRegistered()) {
+            applyTcpOptionsOnce();
+        }
         if (ch.isActive() && ch.isRegistered()) {
             initialize();
         }
@@ -327,11 +375,15 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
+        if (!ctx.channel().closeFuture().isDone()) {
+            ctx.channel().closeFuture().removeListener(closeListener);
+        }
         destroy();
     }
 
     @Override
     public void channelRegistered(ChannelHandlerContext ctx) throws Exception {
+        applyTcpOptionsOnce();
         if (ctx.channel().isActive()) {
             initialize();
         }
@@ -346,12 +398,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-        if (!closeRequested && probe.closeAnnounced()) {
-            log.debug("{} closed the connection as it had announced", ctx.channel().remoteAddress());
-        } else if (!closeRequested && monitor.markDead(DeadPeerReason.CLOSED_BY_PEER)) {
-            PeerDeadException e = newDeadException(DeadPeerReason.CLOSED_BY_PEER, null);
-            deadCause = e;
-            notifyPeerDead(e);
+        // A local close after the peer announced its own (or a probe that retires the connection on that
+        // announcement) is still the peer's retirement; any other local close is neither death nor retirement.
+        String retirement = retired || destroyed || deadCause != null || (closeRequested && !probe.closeAnnounced())
+                ? null : probe.peerRetirement();
+        if (retirement != null) {
+            notifyPeerRetired(retirement);
+        } else {
+            onConnectionLost(); // normally done already, when the close completed
         }
         destroy();
         super.channelInactive(ctx);
@@ -363,11 +417,19 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         initialized = true;
         monitor.useLoopHealth(LOOP_HEALTH.get());
-        if (applyTcpOptions) {
-            effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
-        }
+        applyTcpOptionsOnce();
+        outboundBuffer = ctx.channel().unsafe().outboundBuffer();
         monitor.onActive();
         arm();
+    }
+
+    /** The socket exists from registration on: options set then are in force when connect() completes (Netty
+     *  completes the connect promise before it fires channelActive). */
+    private void applyTcpOptionsOnce() {
+        if (applyTcpOptions && !tcpOptionsApplied && !destroyed && ctx.channel().isOpen()) {
+            tcpOptionsApplied = true;
+            effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
+        }
     }
 
     private void destroy() {
@@ -396,6 +458,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        readInBatch = true;
         monitor.onInbound();
         boolean consumed;
         try {
@@ -420,9 +483,13 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
         explicitReadPending = false;
-        if (monitor.onReadComplete()) {
-            arm();
+        boolean endedStream = readEndedStream(); // also after messages: the same read pass may end the stream
+        if (readInBatch || !endedStream) { // the empty read at the end of the stream is no sign of life
+            if (monitor.onReadComplete()) {
+                arm();
+            }
         }
+        readInBatch = false;
         super.channelReadComplete(ctx);
     }
 
@@ -449,8 +516,19 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return;
         }
         DeadPeerReason reason = IoErrors.classify(cause);
+        if (reason == null && cause instanceof IOException) {
+            unclassifiedError = (IOException) cause;
+        }
+        PeerDiagnosis diagnosis = PeerDiagnosis.UNKNOWN;
+        if (reason == DeadPeerReason.TCP_TIMEOUT) {
+            EffectiveTcpOptions tcp = effectiveTcpOptions;
+            diagnosis = KernelDiagnosis.ofKernelTimeout(ctx.channel(), tcp == null ? 0 : tcp.userTimeoutMillis());
+            if (diagnosis == PeerDiagnosis.APPLICATION_NOT_ANSWERING) {
+                reason = DeadPeerReason.WRITE_STALL; // zero-window probes answered until TCP_USER_TIMEOUT
+            }
+        }
         if (reason != null && !closeRequested && monitor.markDead(reason)) {
-            PeerDeadException e = newDeadException(reason, cause);
+            PeerDeadException e = newDeadException(reason, diagnosis, cause);
             deadCause = e;
             failPendingWrites(e);
             probe.connectionEnded(e);
@@ -607,7 +685,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return;
         }
         if (ping == null) {
-            monitor.onPingNotSent(); // the protocol cannot carry a ping now; whatever arrives next answers it
+            deferUnsentPing(); // the protocol cannot carry a ping now; whatever arrives next answers it
             return;
         }
         if (flush) {
@@ -622,19 +700,32 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
     }
 
+    /**
+     * The probe could not send the ping: it stays outstanding, and its timeout runs from now, or later when the peer
+     * owes an answer still within its allowance (the idle detection bound from the request), or never when the
+     * connection can no longer carry pings.
+     */
+    private void deferUnsentPing() {
+        long delay = 0;
+        if (!probe.canCarryPings()) {
+            delay = Long.MAX_VALUE;
+        } else {
+            OptionalLong since = probe.awaitedSince();
+            if (since.isPresent()) {
+                delay = Math.max(0, since.getAsLong() + settings.pingInterval().toNanos() - ticker.nanoTime());
+            }
+        }
+        monitor.onPingDeferred(delay);
+    }
+
     // ---- death -----------------------------------------------------------------------------------------------
 
     private void declareDead(DeadPeerReason reason) {
         if (reason == DeadPeerReason.PING_TIMEOUT) {
-            try {
-                listener.onPingMissed(ctx.channel().remoteAddress(), monitor.pingId(), monitor.missedPings());
-            } catch (RuntimeException ex) {
-                log.warn("KeepaliveListener threw", ex);
-            }
+            reportFinalMiss();
         }
-        PeerDeadException e = newDeadException(reason, null);
+        PeerDeadException e = newDeadException(reason, diagnoseSilence(reason), null);
         deadCause = e;
-        log.debug("{}", e.getMessage());
         failPendingWrites(e);
         probe.connectionEnded(e);
         notifyPeerDead(e);
@@ -642,16 +733,101 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         ctx.close();
     }
 
-    private PeerDeadException newDeadException(DeadPeerReason reason, Throwable cause) {
+    private PeerDeadException newDeadException(DeadPeerReason reason, PeerDiagnosis diagnosis, Throwable cause) {
         long rtt = monitor.lastRttNanos();
-        return new PeerDeadException(reason, ctx.channel().remoteAddress(),
+        return new PeerDeadException(reason, diagnosis, ctx.channel().remoteAddress(),
                 Duration.ofNanos(monitor.sinceLastInboundNanos(ticker.nanoTime())), monitor.missedPings(),
                 rtt < 0 ? null : Duration.ofNanos(rtt), cause);
+    }
+
+    /**
+     * The kernel's view after a verdict of silence, read while the socket is still open; {@link PeerDiagnosis#UNKNOWN}
+     * for other verdicts and on transports that cannot read it.
+     */
+    private PeerDiagnosis diagnoseSilence(DeadPeerReason reason) {
+        return KernelDiagnosis.ofVerdict(ctx.channel(), reason,
+                TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(ticker.nanoTime())));
+    }
+
+    /** The ping that ends the connection was missed too: the listener hears of it as of every other miss. */
+    private void reportFinalMiss() {
+        try {
+            listener.onPingMissed(ctx.channel().remoteAddress(), monitor.pingId(), monitor.missedPings());
+        } catch (RuntimeException e) {
+            log.warn("KeepaliveListener threw", e);
+        }
+    }
+
+    /**
+     * Whether the last read from the socket found the end of the stream: such a read brings no byte, so it is no
+     * sign of life, and it means that the peer closed. Netty passes {@code channelReadComplete} on for it before it
+     * closes the channel (or shuts its input down).
+     */
+    private boolean readEndedStream() {
+        if (ConnectionEnd.lastReadEndedStream(ctx.channel())) {
+            endOfStream = true;
+            return true;
+        }
+        return false;
+    }
+
+    // ---- a close this handler did not ask for -------------------------------------------------------------
+
+    /**
+     * The channel's close completed. Runs before {@code channelInactive} and, since the listener is added when the
+     * handler is, before the close future's listeners added after that, and before the transport fails the writes
+     * still queued: so {@link #deadCause()} is set, and those writes fail with it.
+     */
+    private void onChannelClosed(ChannelFuture future) {
+        if (ctx != null) {
+            onConnectionLost();
+        }
+    }
+
+    /**
+     * The connection ended without this handler or the application (through it) asking: says why, as far as it can
+     * be known. An error the transport met on a write (a reset, a kernel timeout) is classified as on a read; a FIN
+     * is {@link DeadPeerReason#CLOSED_BY_PEER}; an unclassified error is {@link DeadPeerReason#IO_ERROR}; a close
+     * started elsewhere on this side is {@link DeadPeerReason#CLOSED_LOCALLY}.
+     */
+    private void onConnectionLost() {
+        if (closeRequested || deadCause != null || retired || !initialized) {
+            return; // asked for, told already, or never connected (a failed connect is no lost connection)
+        }
+        Throwable writeError = ConnectionEnd.transportCloseCause(ctx.channel());
+        boolean ended = endOfStream || readEndedStream(); // io_uring closes before its read completes
+        DeadPeerReason reason = ConnectionEnd.reason(writeError, ended, unclassifiedError);
+        if (reason == DeadPeerReason.CLOSED_BY_PEER || probe.closeAnnounced()) {
+            // A close its protocol allows with nothing in flight (or one the peer announced) is a retirement.
+            String retirement = probe.peerRetirement();
+            if (retirement != null) {
+                notifyPeerRetired(retirement);
+                return;
+            }
+            if (probe.closeAnnounced()) {
+                return;
+            }
+        }
+        Throwable cause = writeError != null ? writeError
+                : reason == DeadPeerReason.IO_ERROR ? unclassifiedError : null;
+        if (!monitor.markDead(reason)) {
+            return;
+        }
+        PeerDeadException e = newDeadException(reason, PeerDiagnosis.UNKNOWN, cause);
+        deadCause = e;
+        failPendingWrites(e);
+        notifyPeerDead(e);
+        if (writeError != null) {
+            ctx.fireExceptionCaught(e); // the transport fails the write only: the pipeline has not heard of it
+        }
     }
 
     /** Fails what is queued in the channel with the dead-peer cause, so that no write ends in a bare close. */
     private void failPendingWrites(IOException cause) {
         ChannelOutboundBuffer buf = ctx.channel().unsafe().outboundBuffer();
+        if (buf == null) {
+            buf = outboundBuffer; // closed by the transport: its writes are still queued while the close completes
+        }
         if (buf == null) {
             return;
         }
@@ -661,7 +837,25 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
     }
 
+    /** The peer closed the connection as its protocol allows, with nothing in flight: a quiet event, no death. */
+    private void notifyPeerRetired(String how) {
+        if (retired) {
+            return;
+        }
+        retired = true;
+        monitor.onClosed();
+        lastStats = monitor.stats();
+        SocketAddress remote = ctx.channel().remoteAddress();
+        log.debug("{} retired the connection: {}", remote, how);
+        try {
+            listener.onPeerRetired(remote, how);
+        } catch (RuntimeException ex) {
+            log.warn("KeepaliveListener threw", ex);
+        }
+    }
+
     private void notifyPeerDead(PeerDeadException e) {
+        log.debug("{}", e.getMessage());
         lastStats = monitor.stats();
         try {
             listener.onPeerDead(e);
@@ -675,8 +869,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
         @Override
         public void pingReceived(long pingId) {
-            PeerPingVerdict verdict = monitor.onPeerPing();
-            if (verdict == PeerPingVerdict.ANSWER) {
+            if (monitor.onPeerPing() == PeerPingVerdict.ANSWER) {
                 Object pong;
                 try {
                     pong = probe.newPong(ctx.alloc(), pingId);
@@ -689,6 +882,17 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
                 }
                 return;
             }
+            closeForTooManyPings();
+        }
+
+        @Override
+        public void pingAnsweredElsewhere() {
+            if (monitor.onPeerPing() != PeerPingVerdict.ANSWER) {
+                closeForTooManyPings();
+            }
+        }
+
+        private void closeForTooManyPings() {
             if (!tooManyPingsLogged) {
                 tooManyPingsLogged = true;
                 log.warn("Closing {}: it pinged more often than every {} more than {} times in a row "
@@ -792,8 +996,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return this;
         }
 
-        /** A new handler, for one channel. */
+        /**
+         * A new handler, for one channel.
+         *
+         * @throws IllegalArgumentException if the settings cannot work with the probe: a {@code readIdleTimeout}
+         *         shorter than {@code pingInterval + pingTimeout} with a probe that pings
+         */
         public KeepaliveHandler build() {
+            ProbeSettingsCheck.check(settings, probe);
             return new KeepaliveHandler(this);
         }
     }

@@ -2,9 +2,12 @@ package dev.keepalive.netty;
 
 import dev.keepalive.DeadPeerReason;
 import dev.keepalive.PeerDeadException;
+import dev.keepalive.Ticker;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
+
+import java.util.OptionalLong;
 
 /**
  * How {@link KeepaliveHandler} pings a peer on a given protocol: how to build a ping and a pong, how to recognise
@@ -35,7 +38,10 @@ import io.netty.channel.ChannelPromise;
  *       message answers it, as always);</li>
  *   <li>{@link #interceptsWrites() intercept} the application's writes, to track what is in flight and to hold
  *       writes while its own probe is unanswered, failing them with {@link #connectionEnded}'s cause;</li>
- *   <li>say that the peer {@link #closeAnnounced() announced its close}, so that the close is not a dead peer.</li>
+ *   <li>say that the peer {@link #closeAnnounced() announced its close}, or {@link #peerRetirement() retired} the
+ *       connection as its protocol allows, so that the close is not a dead peer;</li>
+ *   <li>say, when it could not ping, that the peer {@link #awaitedSince() owes an answer} to a request of the
+ *       application, or that the connection {@link #canCarryPings() can no longer carry pings}.</li>
  * </ul>
  * Every one of these has a default that keeps the handler's per-message path exactly as for a stateless probe.
  */
@@ -54,6 +60,15 @@ public interface KeepaliveProbe {
 
         /** A probe frame that could not be decoded: counted and dropped. */
         void malformed(String description);
+
+        /**
+         * The peer sent a ping that the probe or the pipeline answers itself (a WebSocket ping whose payload is not
+         * a probe id): the handler sends no pong, but counts it towards {@code minPeerPingInterval}, and closes a
+         * peer that pings too often as for {@link #pingReceived}. The default does nothing, for sinks that do not
+         * police the peer's pings.
+         */
+        default void pingAnsweredElsewhere() {
+        }
     }
 
     /** Whether this probe sends pings; a passive probe only watches. */
@@ -101,6 +116,15 @@ public interface KeepaliveProbe {
     }
 
     /**
+     * As {@link #forConnection(ChannelHandlerContext)}, for a probe that must time what happens on its connection
+     * with the handler's clock ({@code ticker}, the one the handler's deadlines use), as {@link #awaitedSince()}
+     * does. The handler calls this one; the default calls {@link #forConnection(ChannelHandlerContext)}.
+     */
+    default KeepaliveProbe forConnection(ChannelHandlerContext ctx, Ticker ticker) {
+        return forConnection(ctx);
+    }
+
+    /**
      * Whether the handler passes the application's outbound messages through {@link #write}. Asked once, of the
      * probe that {@link #forConnection} returned; with {@code false}, the default, the handler's write path is
      * unchanged.
@@ -135,6 +159,44 @@ public interface KeepaliveProbe {
      */
     default boolean closeAnnounced() {
         return false;
+    }
+
+    /**
+     * Whether the peer's close, now that the channel became inactive without a local close, is a retirement that
+     * its protocol allows with nothing in flight, and if so, what the peer did, in words for a log line. The
+     * handler then tells {@link dev.keepalive.KeepaliveListener#onPeerRetired} instead of declaring the peer dead.
+     * Default: {@code "it announced its close"} when {@link #closeAnnounced()}, otherwise {@code null}: a
+     * {@link DeadPeerReason#CLOSED_BY_PEER}.
+     *
+     * <p>The binary and line probes keep the default, so a plain FIN there is {@code CLOSED_BY_PEER}: on a
+     * protocol that the application owns (a chat session, a message stream), the client holds the connection to be
+     * told things, and nothing in the protocol lets a server close it quietly, so a close it did not announce (its
+     * line probe's {@code GOAWAY} word) is the loss of the session, which the application must act on. HTTP is
+     * different: a client asks, and a server may close an idle connection at any time (RFC 9112 section 9.6).
+     */
+    default String peerRetirement() {
+        return closeAnnounced() ? "it announced its close" : null;
+    }
+
+    /**
+     * Asked when {@link #newPing} returned {@code null}: whether the peer owes an answer to a request that the
+     * application wrote, and if so the {@code ticker} time (of {@link #forConnection(ChannelHandlerContext, Ticker)})
+     * at which its last part was written. That answer then gets the full idle detection bound
+     * ({@code pingInterval + pingsMissedBeforeDead x pingTimeout}) from that time, and the ping's timeout runs only
+     * from {@code pingInterval} after it. Default: empty, the timeout runs from now.
+     */
+    default OptionalLong awaitedSince() {
+        return OptionalLong.empty();
+    }
+
+    /**
+     * Asked when {@link #newPing} returned {@code null}: whether this connection can still carry pings. A
+     * connection that switched to another protocol (an HTTP/1.1 {@code 101} upgrade) cannot: the handler then
+     * stops active probing on it (the unsent ping never times out; inbound traffic, read idle, write stalls and TCP
+     * keepalive are still watched). Default: {@code true}.
+     */
+    default boolean canCarryPings() {
+        return true;
     }
 
     /** The binary frame probe with its default marker. */

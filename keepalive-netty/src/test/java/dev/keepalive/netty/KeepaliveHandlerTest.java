@@ -10,6 +10,8 @@ import dev.keepalive.testsupport.EmbeddedTime;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.util.ReferenceCountUtil;
@@ -216,6 +218,8 @@ class KeepaliveHandlerTest {
         time.advance(T);
         assertFalse(ch.isOpen());
         assertThrows(PeerDeadException.class, ch::checkException);
+        assertEquals(List.of("1:1", "2:2", "3:3"), events.missed, "the final miss is told too");
+        assertEquals(3, handler.stats().pingsMissed());
     }
 
     @Test
@@ -406,10 +410,17 @@ class KeepaliveHandlerTest {
         }
     }
 
+    /** What the transport does when a read finds the end of the stream: read complete, then close. */
+    private void endOfStreamFromThePeer() {
+        ch.unsafe().recvBufAllocHandle().lastBytesRead(-1);
+        ch.pipeline().fireChannelReadComplete();
+        ch.unsafe().close(ch.voidPromise());
+    }
+
     @Test
     void closeByThePeerIsReportedAndALocalCloseIsNot() {
         start(settings().build(), KeepaliveProbe.binary());
-        ch.pipeline().fireChannelInactive();
+        endOfStreamFromThePeer();
         assertEquals(List.of(DeadPeerReason.CLOSED_BY_PEER), events.deaths);
         ch.close();
 
@@ -418,6 +429,59 @@ class KeepaliveHandlerTest {
         other.close();
         assertEquals(1, events.deaths.size(), "a local close is not a dead peer");
         other.finishAndReleaseAll();
+    }
+
+    @Test
+    void theEmptyReadAtEndOfStreamIsNoInbound() {
+        start(settings().build(), KeepaliveProbe.binary());
+        ch.writeInbound(Unpooled.copiedBuffer("last words", StandardCharsets.US_ASCII));
+        ((ByteBuf) ch.readInbound()).release();
+        time.advance(ofSeconds(3));
+        endOfStreamFromThePeer();
+        assertEquals(List.of(DeadPeerReason.CLOSED_BY_PEER), events.deaths);
+        // The FIN carried no byte: the last inbound byte is exactly 3 s old; counted as inbound, the empty read made
+        // it 0.
+        assertEquals(ofSeconds(3), handler.deadCause().sinceLastInbound());
+    }
+
+    @Test
+    void deadCauseIsSetWhenTheCloseCompletes() {
+        start(settings().build(), KeepaliveProbe.binary());
+        java.util.concurrent.atomic.AtomicReference<PeerDeadException> seen =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        ch.closeFuture().addListener(f -> seen.set(handler.deadCause()));
+        endOfStreamFromThePeer();
+        assertNotNull(seen.get(), "deadCause() was set before the close future's listeners ran");
+        assertEquals(DeadPeerReason.CLOSED_BY_PEER, seen.get().reason());
+    }
+
+    @Test
+    void aCloseStartedByAHandlerNearerTheSocketIsNotBlamedOnThePeer() {
+        start(settings().build(), KeepaliveProbe.binary());
+        ChannelHandlerContext nearer = ch.pipeline().addFirst("nearer", new ChannelInboundHandlerAdapter())
+                .context("nearer");
+        nearer.close(); // goes toward the socket, not through the keepalive handler
+        assertEquals(List.of(DeadPeerReason.CLOSED_LOCALLY), events.deaths);
+        assertNull(handler.deadCause().getCause());
+    }
+
+    @Test
+    void anUnclassifiedErrorBeforeTheCloseIsAnIoError() {
+        start(settings().build(), KeepaliveProbe.binary());
+        List<Throwable> caught = new ArrayList<>();
+        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                caught.add(cause);
+            }
+        });
+        javax.net.ssl.SSLException handshake = new javax.net.ssl.SSLException("handshake timed out after 10000ms");
+        ch.pipeline().fireExceptionCaught(handshake);
+        assertEquals(List.of(handshake), caught, "passed on untouched: it is no kernel timeout");
+        assertTrue(events.deaths.isEmpty());
+        ch.unsafe().close(ch.voidPromise()); // as the TLS handler nearer the socket closes
+        assertEquals(List.of(DeadPeerReason.IO_ERROR), events.deaths);
+        assertSame(handshake, handler.deadCause().getCause());
     }
 
     @Test

@@ -54,6 +54,7 @@ class KeepaliveProbeSpiTest {
         boolean canPing = true;
         boolean hold;
         boolean announced;
+        String retirement;
         boolean pongsAnsweredElsewhere;
         final List<Object> held = new ArrayList<>();
         final List<Object> intercepted = new ArrayList<>();
@@ -97,6 +98,11 @@ class KeepaliveProbeSpiTest {
         }
 
         @Override
+        public String peerRetirement() {
+            return retirement != null ? retirement : KeepaliveProbe.super.peerRetirement();
+        }
+
+        @Override
         public Object newPing(ByteBufAllocator alloc, long pingId) {
             return canPing ? "ping:" + pingId : null;
         }
@@ -134,6 +140,11 @@ class KeepaliveProbeSpiTest {
                     @Override
                     public void onPeerDead(PeerDeadException cause) {
                         events.add("dead:" + cause.reason());
+                    }
+
+                    @Override
+                    public void onPeerRetired(SocketAddress remote, String how) {
+                        events.add("retired:" + how);
                     }
                 }).build();
         ch = new EmbeddedChannel();
@@ -212,13 +223,33 @@ class KeepaliveProbeSpiTest {
         start();
         probe().announced = true;
         ch.pipeline().fireChannelInactive();
-        assertEquals(List.of(), events);
+        assertEquals(List.of("retired:it announced its close"), events, "a retirement, by default");
+        assertEquals(List.of("closed"), probe().ended);
+    }
+
+    @Test
+    void aLocalCloseAfterThePeerAnnouncedItsOwnIsStillARetirement() {
+        start();
+        probe().announced = true;
+        ch.close();
+        assertEquals(List.of("retired:it announced its close"), events);
+    }
+
+    @Test
+    void aRetirementTheProbeRecognisesIsToldOnceAndIsNoDeath() {
+        KeepaliveHandler handler = start();
+        probe().retirement = "it closed the idle session";
+        ch.pipeline().fireChannelInactive();
+        ch.pipeline().fireChannelInactive();
+        assertEquals(List.of("retired:it closed the idle session"), events);
+        assertNull(handler.deadCause());
         assertEquals(List.of("closed"), probe().ended);
     }
 
     @Test
     void anUnannouncedCloseIsOneAndEndsTheProbeWithIt() {
         start();
+        ch.unsafe().recvBufAllocHandle().lastBytesRead(-1); // the read found the end of the stream
         ch.pipeline().fireChannelInactive();
         assertEquals(List.of("dead:CLOSED_BY_PEER"), events);
         assertEquals(List.of("CLOSED_BY_PEER"), probe().ended);

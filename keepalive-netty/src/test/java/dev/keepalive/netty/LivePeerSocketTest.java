@@ -72,14 +72,19 @@ class LivePeerSocketTest {
         }
     }
 
-    /** A server whose children answer pings with a keepalive handler. */
+    /** A server whose children answer pings with a keepalive handler (pinging every 30 s themselves). */
     private Channel answeringServer(boolean acceptAtOnce) {
+        return answeringServer(acceptAtOnce, fast().pingInterval(ofSeconds(30)).build(), KeepaliveListener.NOOP);
+    }
+
+    private Channel answeringServer(boolean acceptAtOnce, KeepaliveSettings childSettings,
+                                    KeepaliveListener childListener) {
         return new ServerBootstrap().group(serverGroup).channel(Transport.NIO.server())
                 .option(ChannelOption.AUTO_READ, acceptAtOnce)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        Loopback.framed(ch, KeepaliveHandler.builder(fast().pingInterval(ofSeconds(30)).build())
+                        Loopback.framed(ch, KeepaliveHandler.builder(childSettings).listener(childListener)
                                 .build());
                     }
                 })
@@ -271,6 +276,29 @@ class LivePeerSocketTest {
             await().atMost(ofSeconds(5)).until(() -> handler.stats().pongsReceived() > pongsBefore);
             await().during(bound).atMost(bound.plus(ofSeconds(2))).until(() -> !death.cause.isDone());
             assertTrue(client.isOpen());
+        } finally {
+            server.close().syncUninterruptibly();
+        }
+    }
+
+    @Test
+    void aClientWhoseReadsArePausedKeepsPingingSoItsServerDoesNotConvictIt() {
+        KeepaliveSettings settings = fast().build();
+        Duration bound = settings.idleDetectionBound();
+        Death serverDeath = new Death();
+        Channel server = answeringServer(true, settings, serverDeath); // the server pings the client too
+        try {
+            Death death = new Death();
+            KeepaliveHandler handler = KeepaliveHandler.builder(settings).listener(death).build();
+            SocketChannel client = connect(server, handler, true);
+            await().atMost(ofSeconds(5)).until(() -> handler.stats().pongsReceived() >= 1);
+            client.config().setAutoRead(false); // the client cannot answer the server's pings now
+            Duration paused = bound.multipliedBy(2);
+            await().during(paused).atMost(paused.plus(ofSeconds(2)))
+                    .until(() -> !death.cause.isDone() && !serverDeath.cause.isDone());
+            client.config().setAutoRead(true);
+            await().during(bound).atMost(bound.plus(ofSeconds(2)))
+                    .until(() -> !death.cause.isDone() && !serverDeath.cause.isDone() && client.isOpen());
         } finally {
             server.close().syncUninterruptibly();
         }

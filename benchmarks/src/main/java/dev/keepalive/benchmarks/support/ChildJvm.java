@@ -69,7 +69,19 @@ public final class ChildJvm implements AutoCloseable {
      * @param jvmArgs for example {@code -Xmx2g}
      */
     public static ChildJvm start(String name, Class<?> main, List<String> jvmArgs, List<String> args) {
-        List<String> command = new ArrayList<>();
+        return start(name, List.of(), main, jvmArgs, args);
+    }
+
+    /**
+     * Starts {@code main} in a new JVM with this JVM's java and class path, run through {@code launcher}: a command
+     * that executes the rest of its arguments in its own process, for example {@code taskset -c 0} to pin the child
+     * to one CPU (the child keeps the launcher's pid, so {@link #kill()} reaches it).
+     *
+     * @param launcher the launcher's command and options; empty to run java directly
+     */
+    public static ChildJvm start(String name, List<String> launcher, Class<?> main, List<String> jvmArgs,
+                                 List<String> args) {
+        List<String> command = new ArrayList<>(launcher);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.addAll(jvmArgs);
         command.add("-cp");

@@ -79,6 +79,11 @@ final class ClientCounters {
             public void onPeerDead(PeerDeadException cause) {
                 app.onPeerDead(cause);
             }
+
+            @Override
+            public void onPeerRetired(SocketAddress remote, String how) {
+                app.onPeerRetired(remote, how);
+            }
         };
     }
 }

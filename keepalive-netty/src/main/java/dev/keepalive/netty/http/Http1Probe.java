@@ -2,35 +2,21 @@ package dev.keepalive.netty.http;
 
 import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.PeerDeadException;
+import dev.keepalive.Ticker;
 import dev.keepalive.netty.KeepaliveHandler;
 import dev.keepalive.netty.KeepaliveProbe;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelPromise;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpObject;
-import io.netty.handler.codec.http.HttpRequest;
-import io.netty.handler.codec.http.HttpResponse;
-import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
-import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.util.NetUtil;
-import io.netty.util.ReferenceCountUtil;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.nio.channels.ClosedChannelException;
-import java.util.ArrayDeque;
 import java.util.Objects;
 
 /**
@@ -38,22 +24,55 @@ import java.util.Objects;
  * or the path to it died before the application's next request does ({@code Connection reset},
  * {@code PrematureCloseException}).
  *
- * <p>While no request is in flight, a ping is one probe request, {@code OPTIONS *} unless configured otherwise; any
+ * <p>While no request is in flight, a ping is one probe request, {@code HEAD /} unless configured otherwise; any
  * complete response (whatever its status) is its pong, and none of it reaches the application. HTTP/1.1 has no
  * multiplexing, so the probe never interleaves with the application:
  * <ul>
  *   <li>while an application request is in flight, no probe is sent; its response serves as the probe (any inbound
- *       byte counts as liveness, as always), so a server that sends nothing at all for the idle detection bound
- *       ({@code pingInterval + pingsMissedBeforeDead x pingTimeout}) in the middle of a request is declared dead
- *       ({@code PING_TIMEOUT}): choose the bound above your slowest response;</li>
+ *       byte counts as liveness, as always). The response gets the full idle detection bound
+ *       ({@code pingInterval + pingsMissedBeforeDead x pingTimeout}) from the moment the request's last part was
+ *       written, and again from each part of it that arrives: a server that sends nothing at all for that long is
+ *       declared dead ({@code PING_TIMEOUT}), never earlier. Choose the bound above your slowest response;</li>
  *   <li>a request that the application writes while a probe is in flight is held, and sent (in order, intact) as
- *       soon as the probe's response has ended; if the peer is declared dead meanwhile, it fails with that
- *       {@link PeerDeadException}, and it was never sent, so it is safe to retry;</li>
+ *       soon as the probe's response has ended; held requests count towards the channel's writability (its
+ *       write-buffer high water mark), as queued writes do. If the peer is declared dead meanwhile, they fail with
+ *       that {@link PeerDeadException}; if the connection ends otherwise, with a {@link ClosedChannelException};
+ *       either way they were never sent, so they are safe to retry. A write that comes after the connection ended
+ *       is never held;</li>
  *   <li>a server that answers the probe with {@code Connection: close} is retired cleanly: the connection is closed
- *       locally (no dead peer is reported) and held requests fail with a {@link ClosedChannelException};</li>
+ *       locally, held requests fail with a {@link ClosedChannelException}, and the listener hears
+ *       {@link dev.keepalive.KeepaliveListener#onPeerRetired onPeerRetired}, not of a dead peer;</li>
  *   <li>a server that announces {@code Connection: close} on an application response (or answers with HTTP/1.0
- *       without keep-alive) is not probed again, and its close is not reported as {@code CLOSED_BY_PEER}.</li>
+ *       without keep-alive) is not probed again, and its close is a retirement;</li>
+ *   <li>a server that closes the connection with nothing in flight (no request of the application unanswered, no
+ *       probe), as servers do with idle keep-alive connections (nginx's {@code keepalive_timeout}, Apache's
+ *       {@code KeepAliveTimeout}; RFC 9112 section 9.6), retires it: {@code onPeerRetired}, not
+ *       {@code CLOSED_BY_PEER}. A close while a request or the probe is in flight is {@code CLOSED_BY_PEER};</li>
+ *   <li>a server that answers the probe with a 4xx or 5xx status, or closes the connection on it, is logged at WARN
+ *       once per connection: any answer proves it alive, but a server that rejects the probe may close on it or
+ *       count it as an error;</li>
+ *   <li>after a {@code 101 Switching Protocols} the connection no longer speaks HTTP/1.1: active probing stops (read
+ *       idle, write stalls and TCP keepalive still apply; swap in the probe of the new protocol, as
+ *       {@link WebSocketProbe});</li>
+ *   <li>when the handler is removed while its probe is in flight, the rest of the probe's response is dropped by a
+ *       handler that takes its place until that response has ended: the application never receives it.</li>
  * </ul>
+ *
+ * <h2>The default probe: {@code HEAD /}</h2>
+ * Chosen by sending the candidates to real servers (the interop tests in {@code keepalive-testkit} run them on every
+ * build, against the distribution's packages with the test's own configuration):
+ * <table>
+ *   <caption>How servers answer probe requests</caption>
+ *   <tr><th>server</th><th>{@code OPTIONS *}</th><th>{@code HEAD /}</th></tr>
+ *   <tr><td>nginx 1.22</td><td>{@code 400 Bad Request} with {@code Connection: close}: every probe would retire
+ *       the connection</td><td>{@code 200}, kept alive</td></tr>
+ *   <tr><td>Apache httpd 2.4</td><td>{@code 200}, kept alive</td><td>{@code 200}, kept alive</td></tr>
+ *   <tr><td>Netty's {@code HttpServerCodec}</td><td>passed to the application, which answers as it
+ *       likes</td><td>the same</td></tr>
+ * </table>
+ * {@code HEAD /} is answered everywhere with a status and no body. It does run the server's handler for
+ * {@code /}: where that is expensive, or answers 4xx (an API without a root resource: still a valid pong, with a
+ * WARN), configure {@code head("/health")} or the like.
  *
  * <p><b>Idle eviction</b> ({@link Builder#idleEviction(boolean)}): instead of probing, the connection is closed
  * where the probe would have been sent, after {@code pingInterval} without inbound traffic and with no request in
@@ -71,7 +90,7 @@ import java.util.Objects;
  *         .pingTimeout(Duration.ofSeconds(5))
  *         .build();
  * KeepaliveHandler.Builder keepalive = KeepaliveHandler.builder(settings)
- *         .probe(Http1Probe.builder().head("/health").build());   // or Http1Probe.create(): OPTIONS *
+ *         .probe(Http1Probe.builder().head("/health").build());   // or Http1Probe.create(): HEAD /
  *
  * bootstrap.handler(new ChannelInitializer<SocketChannel>() {
  *     protected void initChannel(SocketChannel ch) {
@@ -86,7 +105,6 @@ import java.util.Objects;
  * For client connections only. Instances are immutable and may be shared by any number of handlers.
  */
 public final class Http1Probe implements KeepaliveProbe {
-    private static final Logger log = LoggerFactory.getLogger(Http1Probe.class);
     private static final Http1Probe DEFAULT = builder().build();
 
     private final HttpMethod method;
@@ -103,12 +121,12 @@ public final class Http1Probe implements KeepaliveProbe {
         this.idleEviction = b.idleEviction;
     }
 
-    /** The probe that sends {@code OPTIONS *}. */
+    /** The probe that sends {@code HEAD /} (see the table above for why). */
     public static Http1Probe create() {
         return DEFAULT;
     }
 
-    /** A builder, starting from {@code OPTIONS *} with probing on. */
+    /** A builder, starting from {@code HEAD /} with probing on. */
     public static Builder builder() {
         return new Builder();
     }
@@ -128,9 +146,20 @@ public final class Http1Probe implements KeepaliveProbe {
         return idleEviction;
     }
 
+    /** A probe for {@code ctx}'s connection that times requests with the system ticker. */
     @Override
     public KeepaliveProbe forConnection(ChannelHandlerContext ctx) {
-        return new Connection(this, ctx);
+        return new Http1Connection(this, ctx, Ticker.system());
+    }
+
+    @Override
+    public KeepaliveProbe forConnection(ChannelHandlerContext ctx, Ticker ticker) {
+        return new Http1Connection(this, ctx, ticker);
+    }
+
+    /** The configured Host header, or {@code null} for the remote address. */
+    String host() {
+        return host;
     }
 
     /** Not called: the handler asks the probe of each connection (see {@link #forConnection}). */
@@ -165,8 +194,8 @@ public final class Http1Probe implements KeepaliveProbe {
 
     /** Builds {@link Http1Probe}s; reusable. */
     public static final class Builder {
-        private HttpMethod method = HttpMethod.OPTIONS;
-        private String uri = "*";
+        private HttpMethod method = HttpMethod.HEAD;
+        private String uri = "/";
         private String host;
         private final HttpHeaders headers = new DefaultHttpHeaders();
         private boolean idleEviction;
@@ -174,7 +203,10 @@ public final class Http1Probe implements KeepaliveProbe {
         private Builder() {
         }
 
-        /** Probes with {@code OPTIONS *}, which asks the server about itself and touches no resource (default). */
+        /**
+         * Probes with {@code OPTIONS *}, which asks the server about itself and touches no resource; nginx rejects
+         * it (400 and Connection: close), so it is not the default.
+         */
         public Builder options() {
             this.method = HttpMethod.OPTIONS;
             this.uri = "*";
@@ -182,7 +214,7 @@ public final class Http1Probe implements KeepaliveProbe {
         }
 
         /**
-         * Probes with {@code HEAD path}, for servers that do not answer {@code OPTIONS *}.
+         * Probes with {@code HEAD path}. Default: {@code HEAD /}.
          *
          * @throws IllegalArgumentException if {@code path} does not start with {@code /}
          */
@@ -257,229 +289,6 @@ public final class Http1Probe implements KeepaliveProbe {
         /** A new immutable probe. */
         public Http1Probe build() {
             return new Http1Probe(this);
-        }
-    }
-
-    /** The probe of one connection. Event-loop confined, like the handler that drives it. */
-    private static final class Connection implements KeepaliveProbe {
-        private final Http1Probe config;
-        private final ChannelHandlerContext ctx;
-        /** Application requests written whose final response has not ended yet. */
-        private int requestsInFlight;
-        /** The application has written a request's head but not yet its last content: never probe mid-request. */
-        private boolean requestOpen;
-        /** The id of the probe request whose response is awaited; 0 when none. */
-        private long probeInFlight;
-        /** The response being read is an interim (1xx) one: its end does not end the exchange. */
-        private boolean interim;
-        /** The probe's response asked to close the connection. */
-        private boolean probeAnswerCloses;
-        /** The server announced that it closes the connection: no more probes, and its close is expected. */
-        private boolean closeAnnounced;
-        /** The connection switched protocols (101): it no longer speaks HTTP/1.1. */
-        private boolean upgraded;
-        /** Why this side retired the connection; {@code null} while it has not. */
-        private String retiredBecause;
-        /** Application writes held while the probe is in flight: message, promise, message, promise... */
-        private ArrayDeque<Object> held;
-        private String hostHeader;
-
-        Connection(Http1Probe config, ChannelHandlerContext ctx) {
-            this.config = config;
-            this.ctx = ctx;
-        }
-
-        @Override
-        public Object newPing(ByteBufAllocator alloc, long pingId) {
-            if (probeInFlight != 0 || requestsInFlight > 0 || requestOpen || closeAnnounced || upgraded
-                    || retiredBecause != null || !ctx.channel().isActive()) {
-                return null;
-            }
-            if (config.idleEviction) {
-                retire("idle for the ping interval (idle eviction)");
-                return null;
-            }
-            probeInFlight = pingId;
-            return config.newRequest(hostHeader());
-        }
-
-        private String hostHeader() {
-            if (hostHeader == null) {
-                SocketAddress remote = ctx.channel().remoteAddress();
-                hostHeader = config.host != null ? config.host
-                        : remote instanceof InetSocketAddress
-                        ? NetUtil.toSocketAddressString((InetSocketAddress) remote) : "localhost";
-            }
-            return hostHeader;
-        }
-
-        @Override
-        public Object newPong(ByteBufAllocator alloc, long pingId) {
-            throw new UnsupportedOperationException("HTTP/1.1 servers do not ping");
-        }
-
-        @Override
-        public boolean consume(Object msg, Sink sink) {
-            if (!(msg instanceof HttpObject)) {
-                return false;
-            }
-            HttpObject obj = (HttpObject) msg;
-            if (probeInFlight == 0) {
-                observeApplicationResponse(obj);
-                return false;
-            }
-            // Responses come in request order, and no application request goes out while the probe is in
-            // flight: this is the probe's response.
-            if (obj.decoderResult().isFailure()) {
-                sink.malformed("undecodable response to the keepalive probe: " + obj.decoderResult().cause());
-                probeInFlight = 0;
-                retire("its response to the keepalive probe could not be decoded");
-                return true;
-            }
-            if (obj instanceof HttpResponse) {
-                HttpResponseStatus status = ((HttpResponse) obj).status();
-                interim = isInterim(status);
-                if (!interim && (status.code() == 101 || !HttpUtil.isKeepAlive((HttpResponse) obj))) {
-                    probeAnswerCloses = true;
-                }
-            }
-            if (obj instanceof LastHttpContent) {
-                if (interim) {
-                    interim = false;
-                } else {
-                    long id = probeInFlight;
-                    probeInFlight = 0;
-                    sink.pongReceived(id);
-                    if (probeAnswerCloses) {
-                        closeAnnounced = true;
-                        retire("it answered the keepalive probe with Connection: close");
-                    } else {
-                        releaseHeld();
-                    }
-                }
-            }
-            return true;
-        }
-
-        private void observeApplicationResponse(HttpObject obj) {
-            if (obj instanceof HttpResponse) {
-                HttpResponse response = (HttpResponse) obj;
-                interim = isInterim(response.status());
-                if (response.status().code() == 101) {
-                    upgraded = true;
-                } else if (!interim && !HttpUtil.isKeepAlive(response)) {
-                    closeAnnounced = true;
-                }
-            }
-            if (obj instanceof LastHttpContent) {
-                if (interim) {
-                    interim = false;
-                } else if (requestsInFlight > 0) {
-                    requestsInFlight--;
-                }
-            }
-        }
-
-        private static boolean isInterim(HttpResponseStatus status) {
-            int code = status.code();
-            return code >= 100 && code < 200 && code != 101;
-        }
-
-        @Override
-        public boolean interceptsWrites() {
-            return true;
-        }
-
-        @Override
-        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-            if (probeInFlight != 0 || (held != null && !held.isEmpty())) {
-                if (held == null) {
-                    held = new ArrayDeque<>();
-                }
-                held.add(msg);
-                held.add(promise);
-                return;
-            }
-            track(msg);
-            ctx.write(msg, promise);
-        }
-
-        /** Follows the application's request stream: a request is open from its head until its last content. */
-        private void track(Object msg) {
-            if (msg instanceof HttpRequest) {
-                requestsInFlight++;
-                requestOpen = true;
-            }
-            if (msg instanceof LastHttpContent) {
-                requestOpen = false;
-            }
-        }
-
-        /** Sends what the application wrote while the probe was in flight, in order. */
-        private void releaseHeld() {
-            if (held == null || held.isEmpty()) {
-                return;
-            }
-            while (!held.isEmpty()) {
-                Object msg = held.poll();
-                ChannelPromise promise = (ChannelPromise) held.poll();
-                track(msg);
-                ctx.write(msg, promise);
-            }
-            ctx.flush();
-        }
-
-        private void failHeld(Throwable cause) {
-            while (held != null && !held.isEmpty()) {
-                Object msg = held.poll();
-                ChannelPromise promise = (ChannelPromise) held.poll();
-                ReferenceCountUtil.release(msg);
-                promise.tryFailure(cause);
-            }
-        }
-
-        private void retire(String because) {
-            if (retiredBecause != null) {
-                return;
-            }
-            retiredBecause = because;
-            log.debug("Retiring the connection to {}: {}", ctx.channel().remoteAddress(), because);
-            failHeld(closedCause());
-            ctx.channel().close();
-        }
-
-        private ClosedChannelException closedCause() {
-            ClosedChannelException e = new ClosedChannelException();
-            if (retiredBecause != null) {
-                e.initCause(new IOException("the connection to " + ctx.channel().remoteAddress() + " was retired "
-                        + "before this request was sent: " + retiredBecause));
-            }
-            return e;
-        }
-
-        @Override
-        public void connectionEnded(PeerDeadException deadCause) {
-            if (held == null || held.isEmpty()) {
-                return;
-            }
-            if (deadCause != null) {
-                failHeld(deadCause);
-            } else if (retiredBecause != null || !ctx.channel().isActive()) {
-                failHeld(closedCause());
-            } else {
-                releaseHeld(); // the handler was removed from an open channel
-            }
-        }
-
-        @Override
-        public boolean closeAnnounced() {
-            return closeAnnounced;
-        }
-
-        @Override
-        public String toString() {
-            return config + "{requestsInFlight=" + requestsInFlight + ", probeInFlight=" + probeInFlight
-                    + (retiredBecause == null ? "" : ", retired: " + retiredBecause) + '}';
         }
     }
 }

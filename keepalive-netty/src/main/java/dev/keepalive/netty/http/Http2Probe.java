@@ -11,6 +11,8 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2PingFrame;
 
+import java.nio.charset.StandardCharsets;
+
 /**
  * Pings an HTTP/2 connection with PING frames on an {@code Http2FrameCodec} pipeline (with or without
  * {@code Http2MultiplexHandler}); for clients and servers.
@@ -24,8 +26,10 @@ import io.netty.handler.codec.http2.Http2PingFrame;
  *       {@link #withPeerPingAcks(boolean) withPeerPingAcks(true)} so that this probe does.</li>
  *   <li>A peer that pings too often is sent GOAWAY {@code ENHANCE_YOUR_CALM} with debug data
  *       {@code too_many_pings}, as gRPC servers do; a GOAWAY {@code ENHANCE_YOUR_CALM} from the peer is reported
- *       as {@link DeadPeerReason#TOO_MANY_PINGS}. Any other GOAWAY announces the peer's close (and is passed on),
- *       so that the close is not reported as {@code CLOSED_BY_PEER}.</li>
+ *       as {@link DeadPeerReason#TOO_MANY_PINGS} only when its debug data says {@code too_many_pings} (as gRPC
+ *       reads it): the peer may calm a client down for other reasons (too many streams reset). Any other GOAWAY
+ *       announces the peer's close (and is passed on), so that the close is reported as a retirement
+ *       ({@link dev.keepalive.KeepaliveListener#onPeerRetired}), not as {@code CLOSED_BY_PEER}.</li>
  * </ul>
  *
  * <h2>Pipeline</h2>
@@ -115,12 +119,15 @@ public final class Http2Probe implements KeepaliveProbe {
             return false;
         }
         if (msg instanceof Http2GoAwayFrame) {
-            if (((Http2GoAwayFrame) msg).errorCode() == Http2Error.ENHANCE_YOUR_CALM.code()) {
+            Http2GoAwayFrame goAway = (Http2GoAwayFrame) msg;
+            if (goAway.errorCode() == Http2Error.ENHANCE_YOUR_CALM.code()
+                    && TOO_MANY_PINGS.equals(goAway.content().toString(StandardCharsets.US_ASCII))) {
                 sink.tooManyPingsReceived();
                 return true;
             }
             if (connection != null) {
                 connection.goAwayReceived = true;
+                connection.goAwayError = goAway.errorCode();
             }
         }
         return false;
@@ -135,6 +142,7 @@ public final class Http2Probe implements KeepaliveProbe {
     private static final class Connection implements KeepaliveProbe {
         private final Http2Probe config;
         private boolean goAwayReceived;
+        private long goAwayError;
 
         Connection(Http2Probe config) {
             this.config = config;
@@ -163,6 +171,15 @@ public final class Http2Probe implements KeepaliveProbe {
         @Override
         public boolean closeAnnounced() {
             return goAwayReceived;
+        }
+
+        @Override
+        public String peerRetirement() {
+            if (!goAwayReceived) {
+                return null;
+            }
+            Http2Error error = Http2Error.valueOf(goAwayError);
+            return "it sent GOAWAY " + (error != null ? error.name() : "error " + goAwayError);
         }
 
         @Override

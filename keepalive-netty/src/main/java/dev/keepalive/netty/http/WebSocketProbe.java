@@ -34,10 +34,12 @@ import java.util.Map;
  *       the application and are passed on.</li>
  *   <li>The peer's pings are answered with their own payload: by this probe when no
  *       {@code WebSocketClientProtocolHandler} / {@code WebSocketServerProtocolHandler} follows in the pipeline to
- *       answer them, and always for 8-byte pings, which also count towards {@code minPeerPingInterval}.</li>
+ *       answer them, and always for 8-byte pings. Every ping of the peer, whatever its payload and whoever
+ *       answers it, counts towards {@code minPeerPingInterval}.</li>
  *   <li>A peer that pings too often is sent a close frame {@code 1008 too_many_pings}; the same close frame from the
  *       peer is reported as {@link DeadPeerReason#TOO_MANY_PINGS}. Any other close frame from the peer announces
- *       its close, which is then not reported as {@code CLOSED_BY_PEER}.</li>
+ *       its close, which is then reported as a retirement
+ *       ({@link dev.keepalive.KeepaliveListener#onPeerRetired}), not as {@code CLOSED_BY_PEER}.</li>
  * </ul>
  *
  * <h2>Pipeline</h2>
@@ -119,6 +121,7 @@ public final class WebSocketProbe implements KeepaliveProbe {
         /** Whether a protocol handler in the pipeline answers pings; {@code null} until first needed. */
         private Boolean pipelineAnswersPings;
         private boolean closeAnnounced;
+        private String closeStatus;
 
         Connection(ChannelHandlerContext ctx) {
             this.ctx = ctx;
@@ -181,6 +184,10 @@ public final class WebSocketProbe implements KeepaliveProbe {
                     sink.pingReceived(data.getLong(data.readerIndex())); // answered by newPong, echoing it
                     return true;
                 }
+                sink.pingAnsweredElsewhere(); // counted for the flood check like any other ping
+                if (!ctx.channel().isActive()) {
+                    return true; // it pinged too often: closed, nothing to answer
+                }
                 if (pipelineAnswersPings == null) {
                     pipelineAnswersPings = answersPings(ctx.pipeline());
                 }
@@ -198,6 +205,7 @@ public final class WebSocketProbe implements KeepaliveProbe {
                     return true;
                 }
                 closeAnnounced = true;
+                closeStatus = close.statusCode() + (close.reasonText().isEmpty() ? "" : " " + close.reasonText());
             }
             return false;
         }
@@ -214,6 +222,11 @@ public final class WebSocketProbe implements KeepaliveProbe {
         @Override
         public boolean closeAnnounced() {
             return closeAnnounced;
+        }
+
+        @Override
+        public String peerRetirement() {
+            return closeAnnounced ? "it sent a close frame (" + closeStatus + ")" : null;
         }
 
         @Override

@@ -193,7 +193,7 @@ class Http1ProbeMockServerTest {
         assertTrue(ch.isOpen());
         assertFalse(events.death.isDone());
         assertEquals(List.of(), events.responses, "the application saw none of the probe's responses");
-        HttpRequest[] probes = recorded("OPTIONS");
+        HttpRequest[] probes = recorded("HEAD");
         assertTrue(probes.length >= 4, "probes reached the server: " + probes.length);
         String clientPort = ":" + ((InetSocketAddress) ch.localAddress()).getPort();
         for (HttpRequest probe : probes) {
@@ -209,7 +209,7 @@ class Http1ProbeMockServerTest {
 
     @Test
     void aServerWhoseAnswerComesAfterThePingTimeoutIsDead() throws Exception {
-        mockServer.when(request().withMethod("OPTIONS")).respond(response().withDelay(TimeUnit.SECONDS, 5));
+        mockServer.when(request().withMethod("HEAD")).respond(response().withDelay(TimeUnit.SECONDS, 5));
         Events events = new Events();
         long before = System.nanoTime();
         // The probe is the first thing on this connection: a server that never answered it has proven nothing.
@@ -223,25 +223,25 @@ class Http1ProbeMockServerTest {
         assertTrue(took.compareTo(bound.minus(ofMillis(20))) >= 0, "not before the bound: " + took);
         assertTrue(took.compareTo(bound.plus(TOLERANCE)) <= 0, "within " + bound + " + " + TOLERANCE + ": " + took);
         await().atMost(ofSeconds(5)).until(() -> !ch.isOpen());
-        assertEquals(1, recorded("OPTIONS").length, "one probe, answered too late");
+        assertEquals(1, recorded("HEAD").length, "one probe, answered too late");
     }
 
     @Test
     void aServerThatDropsTheConnectionIsClosedByPeer() throws Exception {
-        mockServer.when(request().withMethod("OPTIONS")).error(HttpError.error().withDropConnection(true));
+        mockServer.when(request().withMethod("HEAD")).error(HttpError.error().withDropConnection(true));
         Events events = new Events();
         Channel ch = connect(settings(I, ofSeconds(5)), events);
         PeerDeadException e = events.death.get(10, TimeUnit.SECONDS);
         assertEquals(DeadPeerReason.CLOSED_BY_PEER, e.reason());
         assertTrue(e.sinceLastInbound().compareTo(I.plus(TOLERANCE)) <= 0, "dropped at the first probe: " + e);
-        assertEquals(1, recorded("OPTIONS").length);
+        assertEquals(1, recorded("HEAD").length);
         await().atMost(ofSeconds(5)).until(() -> !ch.isOpen());
     }
 
     @Test
     void aRequestWrittenWhileTheProbeIsInFlightArrivesIntactAndInOrder() throws Exception {
         // The probe's answer takes 400 ms (within the 2 s timeout); the application writes during it.
-        mockServer.when(request().withMethod("OPTIONS")).respond(response().withDelay(TimeUnit.MILLISECONDS, 400));
+        mockServer.when(request().withMethod("HEAD")).respond(response().withDelay(TimeUnit.MILLISECONDS, 400));
         mockServer.when(request().withMethod("POST").withPath("/orders"))
                 .respond(response().withStatusCode(201).withBody("created"));
         Events events = new Events();
@@ -257,7 +257,7 @@ class Http1ProbeMockServerTest {
         assertEquals(List.of("201 created"), events.responses, "only the application's response reached it");
         HttpRequest[] all = mockServer.retrieveRecordedRequests(request());
         assertTrue(all.length >= 2, Arrays.toString(all));
-        assertEquals("OPTIONS", all[0].getMethod().getValue(), "the probe first");
+        assertEquals("HEAD", all[0].getMethod().getValue(), "the probe first");
         assertEquals("POST", all[1].getMethod().getValue(), "then the held request");
         assertEquals("/orders", all[1].getPath().getValue());
         assertEquals(body, all[1].getBodyAsString(), "intact");

@@ -134,20 +134,20 @@ class Http1ProbeTest {
         ReferenceCountUtil.release(ch.readOutbound());
         assertEquals(0, handler.stats().pingsSent(), "pings the protocol could not carry are not counted as sent");
         time.advance(ofMillis(2)); // the retry after the missed (skipped) ping: now it may go out
-        assertEquals(HttpMethod.OPTIONS, readProbe().method());
+        assertEquals(HttpMethod.HEAD, readProbe().method());
         assertEquals(1, handler.stats().pingsSent());
         assertTrue(ch.isOpen());
     }
 
     @Test
-    void probesAnIdleConnectionWithOptionsStarAndSwallowsTheResponse() {
+    void probesAnIdleConnectionWithHeadSlashAndSwallowsTheResponse() {
         start(Http1Probe.create());
         time.advance(I.minusNanos(1));
         assertNull(ch.readOutbound());
         time.advance(Duration.ofNanos(1));
         FullHttpRequest probe = readProbe();
-        assertEquals(HttpMethod.OPTIONS, probe.method());
-        assertEquals("*", probe.uri());
+        assertEquals(HttpMethod.HEAD, probe.method());
+        assertEquals("/", probe.uri());
         assertEquals(HttpVersion.HTTP_1_1, probe.protocolVersion());
         assertTrue(probe.headers().contains(HttpHeaderNames.HOST), "HTTP/1.1 requires Host");
         time.advance(ofMillis(7));
@@ -176,7 +176,7 @@ class Http1ProbeTest {
         time.advance(T);
         assertEquals(LivenessState.WATCHING, handler.stats().state());
         time.advance(I);
-        assertEquals(HttpMethod.OPTIONS, readProbe().method(), "idle again: probed");
+        assertEquals(HttpMethod.HEAD, readProbe().method(), "idle again: probed");
     }
 
     @Test
@@ -273,6 +273,7 @@ class Http1ProbeTest {
         time.advance(I);
         readProbe();
         ChannelFuture write = ch.writeAndFlush(appRequest("/x"));
+        ch.unsafe().recvBufAllocHandle().lastBytesRead(-1); // the read found the end of the stream
         ch.pipeline().fireChannelInactive();
         assertEquals(List.of(DeadPeerReason.CLOSED_BY_PEER), deaths);
         assertEquals(DeadPeerReason.CLOSED_BY_PEER,

@@ -41,6 +41,7 @@ class Http2ProbeTest {
 
     private final ManualTicker ticker = new ManualTicker(0);
     private final List<DeadPeerReason> deaths = new ArrayList<>();
+    private final List<String> retirements = new ArrayList<>();
     private EmbeddedChannel ch;
     private EmbeddedTime time;
     private KeepaliveHandler handler;
@@ -58,6 +59,11 @@ class Http2ProbeTest {
                     @Override
                     public void onPeerDead(PeerDeadException cause) {
                         deaths.add(cause.reason());
+                    }
+
+                    @Override
+                    public void onPeerRetired(java.net.SocketAddress remote, String how) {
+                        retirements.add(how);
                     }
                 }).build();
         ch = new EmbeddedChannel();
@@ -136,6 +142,29 @@ class Http2ProbeTest {
         goAway.release();
         ch.pipeline().fireChannelInactive();
         assertEquals(List.of(), deaths, "the peer had said it would close");
+        assertEquals(List.of("it sent GOAWAY NO_ERROR"), retirements, "a retirement");
+    }
+
+    @Test
+    void enhanceYourCalmIsTooManyPingsOnlyWhenItsDebugDataSaysSo() {
+        start(settings(), Http2Probe.create());
+        DefaultHttp2GoAwayFrame calm = new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM,
+                Unpooled.copiedBuffer("too many resets", StandardCharsets.US_ASCII));
+        ch.writeInbound(calm);
+        assertSame(calm, ch.readInbound(), "passed on, as any GOAWAY");
+        calm.release();
+        assertTrue(ch.isOpen());
+        ch.pipeline().fireChannelInactive();
+        assertEquals(List.of(), deaths, "not TOO_MANY_PINGS: the peer did not say that pings were the reason");
+        assertEquals(List.of("it sent GOAWAY ENHANCE_YOUR_CALM"), retirements);
+        ch.finishAndReleaseAll();
+
+        start(settings(), Http2Probe.create());
+        DefaultHttp2GoAwayFrame bare = new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM);
+        ch.writeInbound(bare);
+        assertSame(bare, ch.readInbound());
+        bare.release();
+        assertEquals(List.of(), deaths, "no debug data: not TOO_MANY_PINGS either");
     }
 
     @Test

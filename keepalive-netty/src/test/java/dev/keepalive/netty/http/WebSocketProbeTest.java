@@ -46,6 +46,7 @@ class WebSocketProbeTest {
 
     private final ManualTicker ticker = new ManualTicker(0);
     private final List<DeadPeerReason> deaths = new ArrayList<>();
+    private final List<String> retirements = new ArrayList<>();
     private EmbeddedChannel ch;
     private EmbeddedTime time;
     private KeepaliveHandler handler;
@@ -70,6 +71,11 @@ class WebSocketProbeTest {
                     @Override
                     public void onPeerDead(PeerDeadException cause) {
                         deaths.add(cause.reason());
+                    }
+
+                    @Override
+                    public void onPeerRetired(java.net.SocketAddress remote, String how) {
+                        retirements.add(how);
                     }
                 }).build();
         ch = new EmbeddedChannel();
@@ -193,6 +199,28 @@ class WebSocketProbeTest {
     }
 
     @Test
+    void pingsOfAnyPayloadCountTowardsTheFloodCheck() {
+        start(settings().minPeerPingInterval(ofSeconds(1)).peerPingStrikes(0));
+        handshakeDone();
+        ch.writeInbound(new PingWebSocketFrame(Unpooled.copiedBuffer("hello", StandardCharsets.UTF_8)));
+        ((PongWebSocketFrame) ch.readOutbound()).release();
+        time.advance(ofSeconds(1));
+        ch.writeInbound(new PingWebSocketFrame(Unpooled.copiedBuffer("at the limit", StandardCharsets.UTF_8)));
+        ((PongWebSocketFrame) ch.readOutbound()).release();
+        assertTrue(ch.isOpen(), "one ping a second is allowed");
+        time.advance(ofMillis(10));
+        ch.pipeline().fireChannelRead(new PingWebSocketFrame(Unpooled.copiedBuffer("flood", StandardCharsets.UTF_8)));
+        CloseWebSocketFrame close = assertInstanceOf(CloseWebSocketFrame.class, ch.readOutbound());
+        assertEquals("too_many_pings", close.reasonText());
+        close.release();
+        assertNull(ch.readOutbound(), "the flood ping is not answered");
+        assertFalse(ch.isOpen());
+        assertEquals(List.of(DeadPeerReason.PEER_PINGED_TOO_OFTEN), deaths);
+        assertEquals(3, handler.stats().peerPingsReceived());
+        assertThrows(PeerDeadException.class, ch::checkException);
+    }
+
+    @Test
     void closeFramesFromThePeerAnnounceItsCloseOrReportTooManyPings() {
         start(settings());
         handshakeDone();
@@ -202,6 +230,7 @@ class WebSocketProbeTest {
         normal.release();
         ch.pipeline().fireChannelInactive();
         assertEquals(List.of(), deaths, "an announced close is no dead peer");
+        assertEquals(List.of("it sent a close frame (1000 Bye)"), retirements, "but a retirement");
         ch.finishAndReleaseAll();
 
         start(settings());

@@ -106,7 +106,7 @@ final class Http1Protocol implements Protocol {
         }
     }
 
-    /** Answers {@code GET /say/x} with {@code you said: x}, anything else (the probe's OPTIONS *) with an empty 200. */
+    /** Answers {@code GET /say/x} with {@code you said: x}, anything else (the probe's HEAD /) with an empty 200. */
     private static final class Responder extends SimpleChannelInboundHandler<FullHttpRequest> {
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {

@@ -15,6 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.keepalive.DeadPeerReason;
+import dev.keepalive.PeerDiagnosis;
 import dev.keepalive.netty.EffectiveTcpOptions;
 import dev.keepalive.netty.KeepaliveProbe;
 import dev.keepalive.testkit.FaultLabExtension;
@@ -152,6 +153,9 @@ class HostCrashMatrixTest {
     @Test
     void anIdleConnectionWithPingsIsAPingTimeoutWithinTheBound() {
         Matrix.assertDetected(SCENARIO, idlePings, DeadPeerReason.PING_TIMEOUT, faultAt, APP.idleDetectionBound());
+        // The pings sit unacknowledged and are being retransmitted: the kernel says the host or path is gone.
+        assertEquals(PeerDiagnosis.HOST_OR_PATH_UNREACHABLE, idlePings.deadCause().diagnosis(),
+                idlePings.deadCause().getMessage());
     }
 
     @Test
@@ -159,6 +163,8 @@ class HostCrashMatrixTest {
         EffectiveTcpOptions tcp = idleKernel.keepalive().effectiveTcpOptions();
         assertEquals(new EffectiveTcpOptions("epoll", true, 1, 1, 1, 2_000, List.of()), tcp);
         Matrix.assertDetected(SCENARIO, idleKernel, DeadPeerReason.TCP_TIMEOUT, faultAt, KERNEL_IDLE_BOUND);
+        assertEquals(PeerDiagnosis.HOST_OR_PATH_UNREACHABLE, idleKernel.deadCause().diagnosis(),
+                idleKernel.deadCause().getMessage());
         assertEquals(0, idleKernel.keepalive().stats().pingsSent(), "the application never pinged");
     }
 
@@ -168,6 +174,7 @@ class HostCrashMatrixTest {
         assertTrue(inFlightPingsNio.keepalive().effectiveTcpOptions().unsupported().contains("TCP_USER_TIMEOUT"));
         Matrix.assertDetected(SCENARIO, inFlightPingsNio, DeadPeerReason.PING_TIMEOUT, faultAt,
                 APP.idleDetectionBound());
+        assertEquals(PeerDiagnosis.UNKNOWN, inFlightPingsNio.deadCause().diagnosis(), "NIO cannot read TCP_INFO");
         assertTrue(inFlightNioAt - faultAt >= 0);
     }
 
@@ -192,12 +199,16 @@ class HostCrashMatrixTest {
         assertNotNull(conn.deadCause().getCause(), "the kernel's ETIMEDOUT is the cause");
         assertTrue(conn.deadCause().getCause().getMessage().contains("timed out"), conn.deadCause().toString());
         assertEquals(0, conn.keepalive().stats().pingsSent(), "the application never pinged");
+        assertEquals(PeerDiagnosis.HOST_OR_PATH_UNREACHABLE, conn.deadCause().diagnosis(),
+                conn.deadCause().getMessage());
     }
 
     @Test
     void theServerClosesAClientWhoseHostVanishedWithinItsBound() {
         Matrix.assertDetected(SCENARIO, serverSide, DeadPeerReason.PING_TIMEOUT, faultAt, APP.idleDetectionBound());
         assertFalse(serverSide.channel().isOpen(), "the server closed the connection");
+        assertEquals(PeerDiagnosis.HOST_OR_PATH_UNREACHABLE, serverSide.deadCause().diagnosis(),
+                serverSide.deadCause().getMessage());
     }
 
     @Test

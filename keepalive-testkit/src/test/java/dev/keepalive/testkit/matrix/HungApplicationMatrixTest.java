@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.keepalive.DeadPeerReason;
+import dev.keepalive.PeerDiagnosis;
 import dev.keepalive.netty.EffectiveTcpOptions;
 import dev.keepalive.netty.TcpKeepaliveOptions;
 import dev.keepalive.testkit.FaultLabExtension;
@@ -93,6 +94,14 @@ class HungApplicationMatrixTest {
     @Test
     void theApplicationPingFindsTheHungPeerWithinTheBound() {
         Matrix.assertDetected(SCENARIO, pings, DeadPeerReason.PING_TIMEOUT, faultAt, APP.idleDetectionBound());
+    }
+
+    @Test
+    void theKernelSaysTheHostIsUpAndItsApplicationIsNotAnswering() {
+        // The hung peer's kernel acknowledged the pings: TCP_INFO shows nothing unacknowledged, a recent ACK.
+        assertEquals(PeerDiagnosis.APPLICATION_NOT_ANSWERING, pings.deadCause().diagnosis(),
+                pings.deadCause().getMessage());
+        Matrix.note(SCENARIO, "{}: {}", pings.name, pings.deadCause().getMessage());
     }
 
     @Test

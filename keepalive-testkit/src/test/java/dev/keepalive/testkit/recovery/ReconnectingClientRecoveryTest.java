@@ -58,6 +58,7 @@ class ReconnectingClientRecoveryTest {
     /** Scheduling slack on a loaded two-core machine, on top of the computed bound. */
     static final Duration TOLERANCE = ofMillis(700);
     static final KeepaliveSettings KEEPALIVE = KeepaliveSettings.builder().detectWithin(ofMillis(1500))
+            .tcpKeepAlive(false)          // below 2 s the kernel keepalive cannot keep the budget: pings alone
             .pingJitter(0).build();
     static final Duration BACKOFF_MAX = ofMillis(400);
     static final Duration CONNECT_TIMEOUT = ofSeconds(1);

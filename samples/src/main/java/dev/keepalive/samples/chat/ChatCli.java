@@ -157,6 +157,15 @@ public final class ChatCli implements Callable<Integer> {
             err.println(format == EventFormat.json ? e.toJson() : e.toText());
         }
 
+        /** A server announcement ("alice is back"): "* text" for people, an {@code announcement} event in JSON. */
+        void announce(String text) {
+            if (format == EventFormat.json) {
+                err.println(ChatEvent.of("announcement").with("text", text).build().toJson());
+            } else {
+                err.println("* " + text);
+            }
+        }
+
         /** A line for people; left out in JSON mode. */
         void note(String text) {
             if (format == EventFormat.text) {

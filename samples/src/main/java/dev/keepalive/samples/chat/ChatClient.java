@@ -24,8 +24,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
 import java.net.InetSocketAddress;
@@ -76,6 +74,10 @@ public final class ChatClient implements AutoCloseable {
         default void pinged(long pingId) {
         }
 
+        /** The server answered ping {@code pingId} after {@code rtt}. */
+        default void ponged(long pingId, Duration rtt) {
+        }
+
         /** Ping {@code pingId} went unanswered for the ping timeout; {@code missed} pings are now missed in a row. */
         default void pingMissed(long pingId, int missed) {
         }
@@ -113,14 +115,15 @@ public final class ChatClient implements AutoCloseable {
     private String epoch;
     private long lastSeq;
     private int attempt;
+    private volatile String local; // this end of the newest connection
 
     private ChatClient(Config config, EventLoopGroup group, Listener listener) {
         this.config = config;
         this.listener = listener;
         this.ownsGroup = group == null;
         this.group = group != null ? group : new MultiThreadIoEventLoopGroup(1,
-                new DefaultThreadFactory("chat-client", true), NioIoHandler.newFactory());
-        this.client = ReconnectingClient.builder(new Bootstrap().group(this.group).channel(NioSocketChannel.class))
+                new DefaultThreadFactory("chat-client", true), ChatTransport.ioHandler());
+        this.client = ReconnectingClient.builder(new Bootstrap().group(this.group).channel(ChatTransport.socket()))
                 .endpoints(List.of(config.server()))
                 .pipeline((ch, keepalive) -> {
                     ChatCodec.addCodecs(ch.pipeline(), false);
@@ -131,6 +134,11 @@ public final class ChatClient implements AutoCloseable {
                     @Override
                     public void onPingSent(SocketAddress remote, long pingId) {
                         listener.pinged(pingId);
+                    }
+
+                    @Override
+                    public void onPongReceived(SocketAddress remote, long pingId, Duration rtt) {
+                        listener.ponged(pingId, rtt);
                     }
 
                     @Override
@@ -146,6 +154,7 @@ public final class ChatClient implements AutoCloseable {
                 .policy(config.policy())
                 .whileDisconnected(DisconnectedWrites.queue(QUEUE_MESSAGES, QUEUE_BYTES, QUEUE_TIME))
                 .onConnected(ch -> {
+                    local = ChatEvent.address(ch.localAddress());
                     Connection c = ch.pipeline().get(Connection.class);
                     ch.writeAndFlush(new Join(config.name(), session, epoch == null ? null : new Resume(epoch,
                             lastSeq)));
@@ -159,7 +168,7 @@ public final class ChatClient implements AutoCloseable {
     }
 
     /**
-     * Starts connecting. {@code group} (NIO) is shared and not shut down by the client; {@code null} gives the
+     * Starts connecting. {@code group} (of {@link ChatTransport}'s kind: epoll or NIO) is shared and not shut down by the client; {@code null} gives the
      * client a one-thread group of its own.
      */
     public static ChatClient start(Config config, EventLoopGroup group, Listener listener) {
@@ -222,7 +231,7 @@ public final class ChatClient implements AutoCloseable {
                 break;
             case CONNECTED:
                 listener.event(ChatEvent.of("connected").with("name", config.name()).with("remote", remote)
-                        .with("attempt", attempt).build());
+                        .with("attempt", attempt).with("local", local).build());
                 break;
             case DISCONNECTED:
                 listener.event(ChatEvent.of("disconnected").with("name", config.name()).with("remote", remote)
@@ -249,7 +258,7 @@ public final class ChatClient implements AutoCloseable {
             return; // an orderly close is no dead peer: reported as disconnected
         }
         listener.event(ChatEvent.of("peer-dead").with("name", config.name())
-                .with("remote", ChatEvent.address(e.remoteAddress().orElse(null)))
+                .with("remote", ChatEvent.address(config.server())) // as typed: one form in every event
                 .with("reason", e.reason().name())
                 .with("sinceLastInboundMs", e.sinceLastInbound().toMillis())
                 .with("missedPings", e.missedPings()).build());

@@ -12,7 +12,6 @@ import dev.keepalive.testkit.FlowCounters;
 import dev.keepalive.testkit.FlowState;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -71,6 +70,9 @@ final class ChatDemo {
     private final List<ChatEvent> serverEvents = new CopyOnWriteArrayList<>();
     private final Map<String, CompletableFuture<Void>> joined = new ConcurrentHashMap<>();
     private final List<String> failures = new ArrayList<>();
+    /** The newest flow through the firewall of each client: older ones are the flows it left behind. */
+    private final Map<String, Integer> newestFlow = new ConcurrentHashMap<>();
+    private volatile FirewallProxy firewall;
 
     ChatDemo(PrintStream out) {
         this.out = out;
@@ -90,8 +92,9 @@ final class ChatDemo {
         ChatServer server = ChatServer.start(new ChatServer.Config(new InetSocketAddress("127.0.0.1", 0),
                 serverFlags.settings(), serverFlags.connectTimeout()), new ServerWatcher());
         EventLoopGroup clients = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("demo-clients", true),
-                NioIoHandler.newFactory());
+                ChatTransport.ioHandler());
         FirewallProxy firewall = FirewallProxy.builder(server.address()).forgetIdleFlowsAfter(FIREWALL_IDLE).start();
+        this.firewall = firewall;
         FirewallWatcher watcher = new FirewallWatcher(firewall);
         List<String> stillListed = List.of();
         try {
@@ -255,6 +258,7 @@ final class ChatDemo {
                     : p.deaths.size() + "x, after " + String.join(", ", silences));
             add(rows, "detection bound", p.ownFlags.get(0).equals("--no-keepalive") ? "none"
                     : Durations.format(p.settings.idleDetectionBound()));
+            add(rows, "kernel alone, real path", kernelAlone(p, sent - ok));
             add(rows, "reconnects", Integer.toString(Math.max(0, p.connects - 1)));
             add(rows, "chat lines received", Integer.toString(p.received.size()));
         }
@@ -279,11 +283,30 @@ final class ChatDemo {
         out.println();
         if (stillListed.contains("bob")) {
             out.println("  At the end the server still listed bob as connected, and bob's client believed it too: the");
-            out.println("  connection was half-open on both ends. Without keepalive only the server's own pings (every");
-            out.println("  minute here; by default every 30 s) or the kernel (2 h 11 min idle) would ever find out.");
+            out.println("  connection was half-open on both ends. Nothing in bob's client finds out: SO_KEEPALIVE is off,");
+            out.println("  and here the firewall proxy acknowledges his bytes. On a real path his unacknowledged message");
+            out.println("  would make his kernel give up after about 15 min of retransmissions (an idle socket, with");
+            out.println("  SO_KEEPALIVE on, after 2 h 11 min). The server finds out by its own pings (every minute here;");
+            out.println("  by default every 30 s).");
             out.println();
         }
+        out.println("  \"kernel alone, real path\": when the client's own kernel would give up on a flow a real firewall");
+        out.println("  forgot, with no application pings (the proxy here acknowledges every byte, so it never does).");
+        out.println();
         out.flush();
+    }
+
+    /** When this client's kernel would give up on its forgotten flow without the application's pings. */
+    private static String kernelAlone(Person p, long vanished) {
+        if (p.forgotten.isEmpty()) {
+            return "- (flow kept)";
+        }
+        if (!p.settings.tcpKeepAlive() && p.settings.tcpUserTimeout().isZero()) {
+            return vanished > 0 ? "~15 min (unacked)" : "never (idle)";
+        }
+        // A client with pings writes into the dead flow (its ping): unacknowledged data.
+        return ChatTransport.setsUserTimeout() && !p.settings.tcpUserTimeout().isZero()
+                ? Durations.format(p.settings.tcpUserTimeout()) + " (TCP_USER_TIMEOUT)" : "~15 min (unacked)";
     }
 
     private static void add(Map<String, List<String>> rows, String row, String cell) {
@@ -334,6 +357,43 @@ final class ChatDemo {
     static final class Flags {
         @Mixin
         KeepaliveOptions keepalive;
+    }
+
+    /** "her flow #2", or "her old flow #2 (she is on #4 now)" for a flow its client has left behind. */
+    private String flowName(String owner, int id) {
+        int newest = newestFlowOf(owner);
+        String her = owner.equals("bob") ? "his" : "her";
+        return newest > id ? her + " old flow #" + id + " (" + (owner.equals("bob") ? "he" : "she") + " is on #"
+                + newest + " now)" : her + " flow #" + id;
+    }
+
+    /** The flow whose client side is {@code local} (the client's end of its new connection), or -1. */
+    private int flowFrom(String name, String local) {
+        FirewallProxy proxy = firewall;
+        if (proxy != null && local != null) {
+            for (Flow flow : proxy.flows()) {
+                if (local.equals(ChatEvent.address(flow.clientAddress()))) {
+                    newestFlow.merge(name, flow.id(), Math::max);
+                    return flow.id();
+                }
+            }
+        }
+        return newestFlowOf(name);
+    }
+
+    /** The newest flow whose server side the server knows as {@code name}'s, or -1 before it knows. */
+    private int newestFlowOf(String name) {
+        FirewallProxy proxy = firewall;
+        if (proxy != null) {
+            for (Flow flow : proxy.flows()) {
+                String owner = flow.upstreamLocalAddress().map(a -> serverRemoteToName.get(ChatEvent.address(a)))
+                        .orElse(null);
+                if (name.equals(owner)) {
+                    newestFlow.merge(name, flow.id(), Math::max);
+                }
+            }
+        }
+        return newestFlow.getOrDefault(name, -1);
     }
 
     /** A detected death, and how long after the last byte that crossed the firewall. */
@@ -396,9 +456,15 @@ final class ChatDemo {
 
         @Override
         public void pinged(long pingId) {
-            if (!name.equals("alice")) { // alice pings every second: counted in the summary
+            if (!name.equals("alice")) { // alice's pings show with their answers, one line each
                 say(name, "pings the server (ping %d)", pingId);
             }
+        }
+
+        @Override
+        public void ponged(long pingId, Duration rtt) {
+            say(name, "ping %d answered after %.1f ms%s", pingId, rtt.toNanos() / 1e6, name.equals("alice")
+                    ? ": both ways through her flow, which the firewall now counts as fresh" : "");
         }
 
         @Override
@@ -412,8 +478,10 @@ final class ChatDemo {
             switch (e.type()) {
                 case "connected":
                     connects++;
-                    say(name, connects == 1 ? "connected through the firewall" : "reconnected through the firewall "
-                            + "(attempt " + e.get("attempt") + ") and rejoined");
+                    int flow = flowFrom(name, e.string("local"));
+                    say(name, connects == 1 ? "connected through the firewall (flow #" + flow + ")"
+                            : "reconnected through the firewall on a new flow, #" + flow + " (attempt "
+                            + e.get("attempt") + "), and rejoined");
                     CompletableFuture<Void> f = joined.get(name);
                     if (f != null) {
                         f.complete(null); // the server has welcomed this client
@@ -527,6 +595,7 @@ final class ChatDemo {
             if (owner == null) {
                 return; // shown once the server knows who it is
             }
+            newestFlow.merge(owner, flow.id(), Math::max);
             FlowState state = flow.state();
             FlowState before = states.put(flow.id(), state);
             if (state == FlowState.FORGOTTEN && before != FlowState.FORGOTTEN) {
@@ -534,7 +603,7 @@ final class ChatDemo {
                 if (p != null) {
                     p.forgotten.add(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start));
                 }
-                say("firewall", "FORGETS %s's flow (#%d): idle for %d s; its packets are dropped from now on",
+                say("firewall", "FORGETS %s's flow #%d: idle for %d s; its packets are dropped from now on",
                         owner, flow.id(), FIREWALL_IDLE.toSeconds());
             }
             FlowCounters now = flow.counters();
@@ -542,11 +611,12 @@ final class ChatDemo {
             counters.put(flow.id(), now);
             long up = now.dropped(Direction.CLIENT_TO_SERVER) - old.dropped(Direction.CLIENT_TO_SERVER);
             long down = now.dropped(Direction.SERVER_TO_CLIENT) - old.dropped(Direction.SERVER_TO_CLIENT);
+            String which = flowName(owner, flow.id());
             if (up > 0) {
-                say("firewall", "drops %d bytes from %s to the server", up, owner);
+                say("firewall", "drops %d bytes from %s to the server on %s", up, owner, which);
             }
             if (down > 0) {
-                say("firewall", "drops %d bytes from the server to %s", down, owner);
+                say("firewall", "drops %d bytes from the server to %s on %s", down, owner, which);
             }
         }
     }

@@ -57,6 +57,9 @@ public record ChatEvent(long ts, String type, Map<String, Object> fields) {
             return a == null ? null : a.toString();
         }
         InetSocketAddress i = (InetSocketAddress) a;
+        if (i.getAddress() != null && i.getAddress().isAnyLocalAddress()) {
+            return "*:" + i.getPort(); // every interface, IPv4 and IPv6 alike
+        }
         String host = i.getAddress() != null ? i.getAddress().getHostAddress() : i.getHostString();
         return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ':' + i.getPort();
     }
@@ -121,6 +124,8 @@ public record ChatEvent(long ts, String type, Map<String, Object> fields) {
             case "client-left":
                 return name + " (" + remote + ") left" + (reason != null ? " (" + reason + ")"
                         : string("replacedBy") != null ? ": replaced by " + string("replacedBy") : "");
+            case "announcement":
+                return "* " + string("text");
             default:
                 return type + ' ' + fields;
         }

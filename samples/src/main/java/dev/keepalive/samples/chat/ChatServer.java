@@ -21,9 +21,7 @@ import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.TooLongFrameException;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -31,10 +29,12 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
@@ -60,6 +60,8 @@ public final class ChatServer implements AutoCloseable {
     static final int HISTORY = 1000;
     /** Names whose de-duplication marks are kept. */
     static final int DEDUP_NAMES = 10_000;
+    /** How long a join must stay open before it is announced: long enough for a FIN queued behind its JOIN. */
+    static final Duration JOIN_SETTLE = Duration.ofMillis(20);
 
     /** Receives what the server does; called on its event loop (keep it short). */
     public interface Listener {
@@ -97,6 +99,8 @@ public final class ChatServer implements AutoCloseable {
 
     // Event-loop state.
     private final Map<String, Member> members = new LinkedHashMap<>();
+    /** Names whose connection left unannounced after taking the name over: their next join is a return. */
+    private final Set<String> returning = new HashSet<>();
     private final Deduplicator dedup = new Deduplicator(DEDUP_NAMES);
     private final ChatHistory history = new ChatHistory(HISTORY);
     private Channel serverChannel;
@@ -106,7 +110,7 @@ public final class ChatServer implements AutoCloseable {
         this.config = config;
         this.listener = listener;
         this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("chat-server", true),
-                NioIoHandler.newFactory());
+                ChatTransport.ioHandler());
         this.loop = group.next();
     }
 
@@ -123,7 +127,7 @@ public final class ChatServer implements AutoCloseable {
     }
 
     private void bind() {
-        var f = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+        var f = new ServerBootstrap().group(group).channel(ChatTransport.server())
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
@@ -196,13 +200,18 @@ public final class ChatServer implements AutoCloseable {
         String name = join.name();
         Member old = members.get(name);
         boolean replaced = old != null && old.channel != c.channel;
+        List<ChatEvent> announcements = new ArrayList<>();
         if (replaced) {
             // Half-open: the client came back before this side noticed its old connection was gone.
             old.connection.replaced = true;
-            listener.event(ChatEvent.of("client-left").with("name", name).with("remote", old.connection.remote)
-                    .with("replacedBy", c.remote).build());
+            if (old.connection.announced) {
+                announcements.add(ChatEvent.of("client-left").with("name", name)
+                        .with("remote", old.connection.remote).with("replacedBy", c.remote).build());
+            }
             old.channel.writeAndFlush(new Bye(Bye.REPLACED)).addListener(ChannelFutureListener.CLOSE);
         }
+        boolean back = replaced || returning.remove(name);
+        c.back = back;
         c.name = name;
         c.session = join.session();
         members.put(name, new Member(c.channel, c));
@@ -223,9 +232,25 @@ public final class ChatServer implements AutoCloseable {
         others.remove(name);
         c.channel.writeAndFlush(new Info(others.isEmpty() ? "nobody else is here"
                 : "also here: " + String.join(", ", others)));
-        listener.event(ChatEvent.of("client-joined").with("name", name).with("remote", c.remote)
-                .with("replaced", replaced ? Boolean.TRUE : null).build());
-        broadcast(c.channel, new Info(name + (replaced ? " is back" : " joined")));
+        announcements.add(ChatEvent.of("client-joined").with("name", name).with("remote", c.remote)
+                .with("replaced", back ? Boolean.TRUE : null).build());
+        // Announced a moment later, and only if the connection is still open then: after a freeze (SIGSTOP) the
+        // backlog holds every attempt a client gave up on meanwhile, each a JOIN followed by a FIN, and replaying
+        // those as joins and leaves would only be noise.
+        // A message before then proves the connection live: it is announced at once (see message()).
+        c.announce = () -> {
+            if (c.announcement != null) {
+                c.announcement.cancel(false);
+                c.announcement = null;
+            }
+            if (c.announced || !c.channel.isActive() || c.replaced) {
+                return;
+            }
+            c.announced = true;
+            announcements.forEach(listener::event);
+            broadcast(c.channel, new Info(name + (back ? " is back" : " joined")));
+        };
+        c.announcement = c.channel.eventLoop().schedule(c.announce, JOIN_SETTLE.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     private void message(Connection c, Msg msg) {
@@ -235,6 +260,9 @@ public final class ChatServer implements AutoCloseable {
         }
         if (c.replaced) {
             return; // the name moved to a newer connection, where the client re-sends what it did not get acked
+        }
+        if (!c.announced && c.announce != null) {
+            c.announce.run(); // it talks: a live client, not an attempt given up on
         }
         if (dedup.offer(c.name, c.session, msg.id()) == Deduplicator.Verdict.NEW) {
             ChatProtocol.Chat chat = history.append(c.name, msg.text());
@@ -255,6 +283,16 @@ public final class ChatServer implements AutoCloseable {
             return;
         }
         members.remove(c.name);
+        if (!c.announced) {
+            // A stale attempt: it never showed up, so it does not leave either.
+            if (c.announcement != null) {
+                c.announcement.cancel(false);
+            }
+            if (c.back) {
+                returning.add(c.name); // whoever joins under this name next is the same client coming back
+            }
+            return;
+        }
         PeerDeadException dead = c.keepalive.deadCause();
         DeadPeerReason reason = dead == null ? null : dead.reason();
         listener.event(ChatEvent.of("client-left").with("name", c.name).with("remote", c.remote)
@@ -283,6 +321,13 @@ public final class ChatServer implements AutoCloseable {
         String name;
         String session;
         boolean replaced;
+        /** Its join is a return: it took its name over from a connection still open, or from an unannounced one
+         *  that had. */
+        boolean back;
+        /** Its join was announced (it stayed open past {@link #JOIN_SETTLE}). */
+        boolean announced;
+        ScheduledFuture<?> announcement;
+        Runnable announce;
         ScheduledFuture<?> joinTimer;
 
         @Override

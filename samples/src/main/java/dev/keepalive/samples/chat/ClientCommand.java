@@ -95,7 +95,7 @@ final class ClientCommand implements Callable<Integer> {
 
                     @Override
                     public void info(String text) {
-                        printer.note("* " + text);
+                        printer.announce(text);
                     }
 
                     @Override

@@ -191,7 +191,9 @@ final class KeepaliveOptions {
                 + Durations.format(s.idleDetectionBound()) + "); TCP keepalive "
                 + (s.tcpKeepAlive() ? Durations.format(s.tcpKeepIdle()) + "," + Durations.format(s.tcpKeepInterval())
                 + "," + s.tcpKeepCount() : "off") + "; TCP_USER_TIMEOUT "
-                + (s.tcpUserTimeout().isZero() ? "kernel default" : Durations.format(s.tcpUserTimeout()));
+                + (s.tcpUserTimeout().isZero() ? "kernel default" : ChatTransport.setsUserTimeout()
+                ? Durations.format(s.tcpUserTimeout()) : "not settable on NIO (the pings bound detection)")
+                + "; transport " + ChatTransport.name();
     }
 
     /** The flags as they would be written on a command line (only those set). */

@@ -27,7 +27,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A small HTTP/1.1 server on 127.0.0.1 that keeps connections alive: {@code GET /orders/7} answers {@code order 7};
- * anything else, such as the keepalive probe's {@code OPTIONS *}, gets an empty 200 with an {@code Allow} header.
+ * anything else, such as the keepalive probe's {@code HEAD /}, gets an empty 200 with an {@code Allow} header.
  */
 final class OrdersServer implements AutoCloseable {
     private static final String PATH = "/orders/";

@@ -166,7 +166,7 @@ final class PooledClient implements AutoCloseable {
         @Override
         public void onPongReceived(SocketAddress remote, long pingId, Duration rtt) {
             pongs.incrementAndGet();
-            say("keepalive probe OPTIONS * answered after %.1f ms: the firewall saw traffic", rtt.toNanos() / 1e6);
+            say("keepalive probe HEAD / answered after %.1f ms: the firewall saw traffic", rtt.toNanos() / 1e6);
         }
 
         @Override

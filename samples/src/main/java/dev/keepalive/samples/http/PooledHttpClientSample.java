@@ -27,7 +27,7 @@ import java.util.concurrent.TimeUnit;
  *   <li>{@code plain}: no keepalive. After the idle time the pool hands out the forgotten connection, which still
  *       looks open; the request hangs until the response timeout (with a firewall that answers with a reset, it
  *       fails with "connection reset" or Reactor Netty's {@code PrematureCloseException} instead);</li>
- *   <li>{@code probe}: {@link KeepaliveHandler} with {@link Http1Probe}, which sends {@code OPTIONS *} on the idle
+ *   <li>{@code probe}: {@link KeepaliveHandler} with {@link Http1Probe}, which sends {@code HEAD /} on the idle
  *       connection before the firewall forgets it; the same connection answers after the idle time;</li>
  *   <li>{@code eviction}: {@code Http1Probe.builder().idleEviction(true)}, which closes the idle connection before
  *       the firewall forgets it; the pool opens a fresh one for the next request.</li>
@@ -78,7 +78,7 @@ public final class PooledHttpClientSample {
                     FIREWALL_IDLE.toSeconds());
             say("three HTTP/1.1 clients, each with a connection pool that keeps its connection alive and reuses it:");
             say("   plain     no keepalive");
-            say("   probe     KeepaliveHandler + Http1Probe.create(): OPTIONS * after %d ms of silence",
+            say("   probe     KeepaliveHandler + Http1Probe.create(): HEAD / after %d ms of silence",
                     settings.pingInterval().toMillis());
             say("   eviction  KeepaliveHandler + Http1Probe.builder().idleEviction(true): closes connections idle "
                     + "for %d ms", settings.pingInterval().toMillis());

@@ -54,6 +54,11 @@ final class LineSocket implements AutoCloseable {
         reader.start();
     }
 
+    /** This end's address, as the server's events write it. */
+    String localAddress() {
+        return ChatEvent.address(socket.getLocalSocketAddress());
+    }
+
     synchronized LineSocket send(String line) throws IOException {
         out.write((line + "\n").getBytes(StandardCharsets.UTF_8));
         out.flush();
