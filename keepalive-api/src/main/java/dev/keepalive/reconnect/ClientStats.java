@@ -16,9 +16,10 @@ import java.util.Map;
  * @param maxRtt             the largest round trip measured, or {@code null}
  * @param deaths             connections lost, by reason
  * @param attempts           connect attempts
- * @param successes          attempts that connected
+ * @param successes          attempts whose connection was proven (CONNECTED)
  * @param disconnectedTime   total time not connected (including now, if disconnected)
- * @param queuedMessages     messages waiting for a connection (including those kept for re-sending)
+ * @param queuedMessages     sends the client holds: queued for a connection, and written but not yet confirmed
+ *                           or acknowledged
  * @param queuedBytes        their bytes
  */
 public record ClientStats(ConnectionState state, long pingsSent, long pongsReceived, Duration lastRtt,

@@ -6,6 +6,7 @@ import java.io.IOException;
 public class NotConnectedException extends IOException {
     private static final long serialVersionUID = 1L;
 
+    /** With the message naming the state, and the last connection failure as the cause (or null). */
     public NotConnectedException(String message, Throwable lastCause) {
         super(message, lastCause);
     }

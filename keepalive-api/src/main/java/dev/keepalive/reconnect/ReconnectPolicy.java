@@ -15,7 +15,9 @@ import java.util.function.DoubleSupplier;
  *   <caption>Reconnect settings</caption>
  *   <tr><th>setting</th><th>default</th><th>meaning</th></tr>
  *   <tr><td>backoff</td><td>{@link Backoff#DEFAULT} (full jitter, 100 ms .. 30 s)</td><td>delay before each
- *       attempt; a fresh sequence after each successful connection</td></tr>
+ *       attempt; a fresh sequence only after a connection stayed proven for backoffResetAfter</td></tr>
+ *   <tr><td>backoffResetAfter</td><td>10 s</td><td>how long a proven connection must last before the backoff
+ *       starts afresh: a peer that accepts and then dies or closes keeps the sequence growing</td></tr>
  *   <tr><td>connectTimeout</td><td>5 s</td><td>bounds each attempt, so a black-holed SYN costs seconds, not the
  *       kernel's 127 s</td></tr>
  *   <tr><td>maxAttempts</td><td>0 (unlimited)</td><td>attempts in one reconnect sequence before giving up</td></tr>
@@ -28,9 +30,15 @@ import java.util.function.DoubleSupplier;
 public final class ReconnectPolicy {
     /** Default {@code connectTimeout}: 5 seconds. */
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    /**
+     * Default {@code backoffResetAfter}: 10 seconds, longer than a crash-looping server usually stays up, and short
+     * beside the outages the backoff paces.
+     */
+    public static final Duration DEFAULT_BACKOFF_RESET_AFTER = Duration.ofSeconds(10);
 
     private final Backoff backoff;
     private final Duration connectTimeout;
+    private final Duration backoffResetAfter;
     private final int maxAttempts;
     private final Duration giveUpAfter;
     private final CircuitBreakerConfig circuitBreaker;
@@ -39,6 +47,7 @@ public final class ReconnectPolicy {
     private ReconnectPolicy(Builder b) {
         this.backoff = b.backoff;
         this.connectTimeout = b.connectTimeout;
+        this.backoffResetAfter = b.backoffResetAfter;
         this.maxAttempts = b.maxAttempts;
         this.giveUpAfter = b.giveUpAfter;
         this.circuitBreaker = b.circuitBreaker;
@@ -50,16 +59,30 @@ public final class ReconnectPolicy {
         return builder().build();
     }
 
+    /** A builder with the defaults. */
     public static Builder builder() {
         return new Builder();
     }
 
+    /** The delays between attempts. */
     public Backoff backoff() {
         return backoff;
     }
 
+    /**
+     * Bounds each attempt: the TCP connect, the on-connected hook and the peer's first answer together (a connection
+     * counts only once it is proven, see {@code ReconnectingClient}).
+     */
     public Duration connectTimeout() {
         return connectTimeout;
+    }
+
+    /**
+     * How long a proven connection must stay up before the backoff sequence starts afresh. A shorter connection
+     * (a server that accepts, answers, then dies or closes) keeps the attempt count and the delays growing.
+     */
+    public Duration backoffResetAfter() {
+        return backoffResetAfter;
     }
 
     /** Attempts in one reconnect sequence before giving up; 0 is unlimited. */
@@ -77,6 +100,7 @@ public final class ReconnectPolicy {
         return Optional.ofNullable(circuitBreaker);
     }
 
+    /** The jitter's random source. */
     public DoubleSupplier random() {
         return random;
     }
@@ -84,6 +108,7 @@ public final class ReconnectPolicy {
     @Override
     public String toString() {
         return "ReconnectPolicy{backoff=" + backoff + ", connectTimeout=" + connectTimeout
+                + ", backoffResetAfter=" + backoffResetAfter
                 + ", maxAttempts=" + (maxAttempts == 0 ? "unlimited" : maxAttempts)
                 + (giveUpAfter == null ? "" : ", giveUpAfter=" + giveUpAfter)
                 + (circuitBreaker == null ? "" : ", circuitBreaker=on") + '}';
@@ -93,6 +118,7 @@ public final class ReconnectPolicy {
     public static final class Builder {
         private Backoff backoff = Backoff.DEFAULT;
         private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+        private Duration backoffResetAfter = DEFAULT_BACKOFF_RESET_AFTER;
         private int maxAttempts;
         private Duration giveUpAfter;
         private CircuitBreakerConfig circuitBreaker;
@@ -122,7 +148,23 @@ public final class ReconnectPolicy {
         }
 
         /**
-         * Gives up after this many failed attempts in a row (0: never). Default 0.
+         * How long a proven connection must last before the backoff starts afresh. Default
+         * {@link #DEFAULT_BACKOFF_RESET_AFTER}.
+         *
+         * @throws IllegalArgumentException if not in 1 ms .. 1 h
+         */
+        public Builder backoffResetAfter(Duration time) {
+            Objects.requireNonNull(time, "backoffResetAfter");
+            if (time.toMillis() < 1 || time.compareTo(Duration.ofHours(1)) > 0) {
+                throw new IllegalArgumentException("backoffResetAfter must be in 1 ms .. 1 h, but was " + time);
+            }
+            this.backoffResetAfter = time;
+            return this;
+        }
+
+        /**
+         * Gives up after this many attempts in one sequence (0: never). Default 0. An attempt whose connection was
+         * proven but lasted less than {@code backoffResetAfter} counts as failed.
          *
          * @throws IllegalArgumentException if negative
          */
@@ -163,6 +205,7 @@ public final class ReconnectPolicy {
             return this;
         }
 
+        /** The policy. */
         public ReconnectPolicy build() {
             return new ReconnectPolicy(this);
         }

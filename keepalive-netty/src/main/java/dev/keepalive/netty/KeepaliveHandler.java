@@ -17,6 +17,7 @@ import dev.keepalive.netty.internal.ConnectionEnd;
 import dev.keepalive.netty.internal.IoErrors;
 import dev.keepalive.netty.internal.KernelDiagnosis;
 import dev.keepalive.netty.internal.ProbeSettingsCheck;
+import dev.keepalive.netty.internal.ReadBarrier;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFuture;
@@ -36,6 +37,8 @@ import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.OptionalLong;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.DoubleSupplier;
@@ -196,6 +199,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private volatile EffectiveTcpOptions effectiveTcpOptions;
     private boolean tcpOptionsApplied;
     private volatile KeepaliveStats lastStats;
+    /** Read confirmations ({@link #confirmRead()}); created on first use. */
+    private ReadBarrier barrier;
+    private ScheduledFuture<?> barrierTimer;
     /** The channel's outbound buffer, kept to fail its writes with the reason when the transport closes it. */
     private ChannelOutboundBuffer outboundBuffer;
     /** The peer's close was told as a retirement (once per connection). */
@@ -248,6 +254,94 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     /** Why the peer was declared dead, or {@code null} while it is not. */
     public PeerDeadException deadCause() {
         return deadCause;
+    }
+
+    /**
+     * A read barrier: the returned future completes when the peer has provably read everything written on this
+     * channel before the call — when it answers a ping sent after the call (TCP keeps order, and the peer's
+     * {@code KeepaliveHandler} answers a ping only after reading and passing on everything before it).
+     * "Read" means passed up the peer's pipeline past its {@code KeepaliveHandler}, not processed by its
+     * application. Needs a peer that answers pings (a {@code KeepaliveHandler} with the same probe) and a probe that
+     * carries ping ids ({@link KeepaliveProbe#binary()}, {@link KeepaliveProbe#lines()}, the WebSocket and HTTP/2
+     * probes); handlers between the writer and this handler must not hold writes back.
+     *
+     * <p>Calls are coalesced: at most one such ping is in flight, and the next goes out after its pong and at least
+     * {@code max(minPeerPingInterval, 100 ms) x 1.25} after the previous one (this handler's setting, and never below
+     * the default a peer most likely runs), so the peer's flood protection is never tripped; a
+     * stream of calls costs at most one ping per that spacing, and a call waits at most for the pong in flight,
+     * the spacing and one round trip.
+     *
+     * <p>The future fails with the {@link PeerDeadException} when the peer is declared dead, with an
+     * {@link IOException} when the channel closes first, and with {@link UnsupportedOperationException} for a probe
+     * that does not send pings. May be called from any thread.
+     */
+    public CompletableFuture<Void> confirmRead() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        if (!probe.sendsPings()) {
+            f.completeExceptionally(new UnsupportedOperationException(probe + " sends no pings: reads cannot be "
+                    + "confirmed"));
+            return f;
+        }
+        ChannelHandlerContext c = ctx;
+        if (c == null) {
+            f.completeExceptionally(new IllegalStateException("the KeepaliveHandler is not in a pipeline"));
+            return f;
+        }
+        if (c.executor().inEventLoop()) {
+            requestBarrier(f);
+        } else {
+            try {
+                c.executor().execute(() -> requestBarrier(f));
+            } catch (RejectedExecutionException e) {
+                f.completeExceptionally(new IOException("the channel's event loop is shut down", e));
+            }
+        }
+        return f;
+    }
+
+    private void requestBarrier(CompletableFuture<Void> f) {
+        if (deadCause != null) {
+            f.completeExceptionally(deadCause);
+            return;
+        }
+        if (destroyed || !ctx.channel().isActive()) {
+            f.completeExceptionally(new IOException("the connection is closed: reads cannot be confirmed"));
+            return;
+        }
+        if (barrier == null) {
+            // Above the peer's flood limit: ours, and at least the default (the peer's may be the default).
+            long floor = Math.max(settings.minPeerPingInterval().toNanos(),
+                    KeepaliveSettings.DEFAULT_MIN_PEER_PING_INTERVAL.toNanos());
+            barrier = new ReadBarrier(ticker, floor / 4 * 5);
+        }
+        barrier.add(f);
+        pumpBarrier();
+    }
+
+    /** Sends the barrier ping when it may go out, or arms its timer. */
+    private void pumpBarrier() {
+        if (destroyed || barrier == null) {
+            return;
+        }
+        long now = ticker.nanoTime();
+        if (barrier.shouldSend(now)) {
+            long id = barrier.nextId();
+            Object ping = probe.newPing(ctx.alloc(), id);
+            if (ping != null) {
+                barrier.sent(id);
+                ctx.writeAndFlush(ping);
+                return;
+            }
+            // The protocol cannot carry a ping now: try again after a spacing.
+        }
+        if (barrier.mustWait() && barrierTimer == null) {
+            long delay = Math.max(barrier.sendAt() - now,
+                    Math.max(1, settings.minPeerPingInterval().toNanos() / 4));
+            barrierTimer = ctx.executor().schedule(() -> {
+                barrierTimer = null;
+                pumpBarrier();
+            }, delay, TimeUnit.NANOSECONDS);
+        }
     }
 
     // ---- lifecycle -------------------------------------------------------------------------------------------
@@ -343,6 +437,15 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             probe.connectionEnded(deadCause);
         }
         destroyed = true;
+        if (barrier != null) {
+            if (barrierTimer != null) {
+                barrierTimer.cancel(false);
+                barrierTimer = null;
+            }
+            PeerDeadException dead = deadCause;
+            barrier.failAll(dead != null ? dead
+                    : new IOException("the connection closed before the peer confirmed reading"));
+        }
         monitor.onClosed();
         lastStats = monitor.stats();
         if (timer != null) {
@@ -806,6 +909,12 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
         @Override
         public void pongReceived(long pingId) {
+            if (ReadBarrier.isBarrierId(pingId)) {
+                if (barrier != null && barrier.onPong(pingId)) {
+                    pumpBarrier();
+                }
+                return;
+            }
             PongResult result = monitor.onPong(pingId);
             if (log.isDebugEnabled()) {
                 log.debug("pong {} from {}: {}, RTT {} us", pingId, ctx.channel().remoteAddress(), result,

@@ -281,8 +281,10 @@ public final class StormClients {
         int threads = Integer.parseInt(args[3]);
         BackoffSpec backoff = BackoffSpec.parse(args[4]);
         Duration connectTimeout = Duration.ofMillis(Long.parseLong(args[5]));
+        // The expectation draws a fresh backoff sequence from each client's loss: every proven connection resets it
+        // (the default backoffResetAfter of 10 s would carry on the sequence of a client that connected late).
         ReconnectPolicy policy = ReconnectPolicy.builder().backoff(backoff.backoff()).connectTimeout(connectTimeout)
-                .build();
+                .backoffResetAfter(Duration.ofMillis(1)).build();
 
         AtomicInteger connected = new AtomicInteger();
         AtomicInteger started = new AtomicInteger();

@@ -3,12 +3,10 @@ package dev.keepalive.netty.client;
 import dev.keepalive.DeadPeerReason;
 import dev.keepalive.KeepaliveListener;
 import dev.keepalive.KeepaliveSettings;
-import dev.keepalive.KeepaliveStats;
 import dev.keepalive.PeerDeadException;
 import dev.keepalive.Ticker;
 import dev.keepalive.netty.KeepaliveHandler;
 import dev.keepalive.netty.KeepaliveProbe;
-import dev.keepalive.reconnect.Backoff;
 import dev.keepalive.reconnect.ClientClosedException;
 import dev.keepalive.reconnect.ClientStats;
 import dev.keepalive.reconnect.ConnectionEvent;
@@ -19,6 +17,8 @@ import dev.keepalive.reconnect.NotConnectedException;
 import dev.keepalive.reconnect.ReconnectPolicy;
 import dev.keepalive.reconnect.WriteBufferFullException;
 import dev.keepalive.reconnect.WriteExpiredException;
+import dev.keepalive.reconnect.internal.ConnectionMachine;
+import dev.keepalive.reconnect.internal.ConnectionMachine.Action;
 import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.netty.bootstrap.Bootstrap;
@@ -27,7 +27,6 @@ import io.netty.buffer.ByteBufHolder;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
@@ -36,17 +35,14 @@ import io.netty.util.concurrent.ScheduledFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.EnumMap;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.RejectedExecutionException;
@@ -56,7 +52,7 @@ import java.util.function.ToLongFunction;
 
 /**
  * One logical connection to one of several endpoints, kept up with {@link KeepaliveHandler}: it reconnects after any
- * death with jittered backoff and failover, and never loses a send without completing its future.
+ * death with jittered backoff and failover, and completes every send's future with the truth.
  *
  * <pre>{@code
  * ReconnectingClient client = ReconnectingClient.builder(new Bootstrap().group(group).channel(NioSocketChannel.class))
@@ -71,33 +67,63 @@ import java.util.function.ToLongFunction;
  *         .listener(event -> log.info("{}", event))
  *         .build();
  * client.start();
- * client.send("hello\n").whenComplete((ok, error) -> ...);   // always completes
+ * client.send("hello\n").whenComplete((ok, error) -> ...);   // success: the server's process read it
  * }</pre>
  *
+ * <h2>What a send's success means</h2>
  * <ul>
- *   <li>Each attempt resolves the host name again (unresolved endpoints are resolved by the bootstrap's resolver)
- *       and is bounded by {@link ReconnectPolicy#connectTimeout()}; a failed endpoint rotates to the next one, and
- *       an optional circuit breaker per endpoint skips endpoints that keep failing.</li>
- *   <li>After a close or a reset by the peer (a restart) the same endpoint is tried first; after a dead-peer
- *       verdict (ping timeout, read idle, write stall, kernel timeout) the next one. Delays come from the policy's
- *       {@link Backoff}, fresh after each successful connection.</li>
- *   <li>A peer that closed the connection for {@link DeadPeerReason#TOO_MANY_PINGS} is pinged half as often on the
- *       next connection.</li>
- *   <li>Sends while disconnected follow {@link DisconnectedWrites}; sends in flight when a peer is declared dead
- *       fail with its {@link PeerDeadException}; with {@link Builder#acknowledgements acknowledgements}, unacknowledged
- *       sends are re-sent after reconnecting, in their original order (at-least-once), and their futures complete
- *       when acknowledged. {@link #close()} fails what is still queued.</li>
+ *   <li>By default ({@link Builder#confirmReads confirmReads(true)}), a future succeeds only once the peer has
+ *       provably <em>read</em> the message: its {@link KeepaliveHandler} answered a ping written after the message
+ *       ({@link KeepaliveHandler#confirmRead()}). Read means handed up the peer's pipeline, past its keepalive
+ *       handler, by the peer process; not processed or stored by its application (use
+ *       {@link Builder#acknowledgements acknowledgements} for that). It costs up to one round trip plus one ping
+ *       spacing of latency, and at most one extra ping per {@code minPeerPingInterval x 1.25} while sends flow.</li>
+ *   <li>Sends not yet confirmed when the peer dies fail with its {@link PeerDeadException}, or, with
+ *       {@link Builder#resendUnconfirmed resendUnconfirmed(true)}, are re-sent after reconnecting, in order (at least
+ *       once: the peer may have read some of them).</li>
+ *   <li>With {@code confirmReads(false)}, or a probe that sends no pings, success means written to the socket:
+ *       the kernel took the bytes, and a peer that dies before reading them loses them silently.</li>
  * </ul>
- * All state lives on one event loop of the bootstrap's group; public methods may be called from any thread.
+ *
+ * <h2>Connections</h2>
+ * <ul>
+ *   <li>A new connection counts as {@link ConnectionState#CONNECTED} only once proven: the on-connected hook
+ *       completed and the peer answered (its first inbound message, or the pong to a ping the client sends on
+ *       connecting), within {@link ReconnectPolicy#connectTimeout()}. A frozen server whose kernel still accepts
+ *       connections into its backlog is therefore not "connected", and does not reset the backoff.</li>
+ *   <li>The backoff starts afresh only after a connection stayed proven for
+ *       {@link ReconnectPolicy#backoffResetAfter()}; a server that accepts and closes at once is redialled at the
+ *       growing backoff, never faster.</li>
+ *   <li>Each attempt resolves the host name again; a failed endpoint rotates to the next one, and an optional
+ *       circuit breaker per endpoint skips endpoints that keep failing. After a close or a reset by the peer (a
+ *       restart) the same endpoint is tried first; after a dead-peer verdict, the next one.</li>
+ *   <li>A peer that closed the connection for {@link DeadPeerReason#TOO_MANY_PINGS} is pinged half as often.</li>
+ * </ul>
+ *
+ * <h2>Bounds and lifecycle</h2>
+ * Every send the client holds (queued while disconnected, written but unconfirmed or unacknowledged) counts against
+ * the bounds of {@link DisconnectedWrites}; a send in flight longer than {@link Builder#ackTimeout ackTimeout} fails
+ * with {@link WriteExpiredException}. {@link #close()} fails what is held with {@link ClientClosedException} and
+ * returns once every channel the client opened is closed; no event follows {@code CLOSED}.
+ *
+ * <p>The decisions (state, attempts, backoff, what to re-send, what to fail) are made by a sans-I/O core; this
+ * class runs it on one event loop of the bootstrap's group. Public methods may be called from any thread.
  */
 public final class ReconnectingClient implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ReconnectingClient.class);
     private static final String TRACKER = "keepalive-client";
     private static final String TAIL = "keepalive-client-tail";
+    private static final String FIRST_READ = "keepalive-client-first-read";
 
     /** Sets up a connection's pipeline; it must add the given {@link KeepaliveHandler} after its codecs. */
     @FunctionalInterface
     public interface PipelineInitializer {
+        /**
+         * Adds the handlers of one new connection, including {@code keepalive} (after the codecs, before the
+         * application's handlers).
+         *
+         * @throws Exception to fail the attempt; the error is reported in its {@code CONNECT_FAILED} event
+         */
         void initChannel(Channel channel, KeepaliveHandler keepalive) throws Exception;
     }
 
@@ -111,43 +137,25 @@ public final class ReconnectingClient implements AutoCloseable {
     private final ReconnectPolicy policy;
     private final DisconnectedWrites offline;
     private final Function<Channel, CompletionStage<?>> onConnected;
-    private final ToLongFunction<Object> messageId;
     private final ToLongFunction<Object> ackId;
-    private final ToLongFunction<Object> sizer;
     private final ConnectionListener listener;
     private final Ticker ticker;
 
     // Event-loop state.
-    private volatile ConnectionState state = ConnectionState.BACKING_OFF;
-    private boolean started;
-    private KeepaliveSettings settings;
-    private int endpointIndex;
-    private Backoff.Sequence backoff;
-    private int attemptInSequence;
-    private ScheduledFuture<?> reconnectTask;
-    private ScheduledFuture<?> expiryTask;
+    private final ConnectionMachine machine;
+    private final ClientSends sends;
+    private final ClientCounters counters = new ClientCounters();
+    private final Set<Channel> opened = new HashSet<>();
+    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
+    private volatile KeepaliveSettings settings;
+    private Channel connecting;
     private Channel channel;
     private KeepaliveHandler keepalive;
-    private InetSocketAddress connectedTo;
-    private boolean reconnectAtOnce;
-    private Throwable lastCause;
-    private Throwable initFailure;
-    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
-    private final LinkedHashMap<Long, Pending> unacked = new LinkedHashMap<>();
-    private long queuedBytes;
-    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
-
-    // Counters.
-    private long disconnectedSince;
-    private long disconnectedNanos;
-    private long attempts;
-    private long successes;
-    private long pingsSentBefore;
-    private long pongsReceivedBefore;
-    private long lastRttNanos = -1;
-    private long maxRttNanos = -1;
-    private long lastSmoothedRttNanos = -1;
-    private final EnumMap<DeadPeerReason, Long> deaths = new EnumMap<>(DeadPeerReason.class);
+    private ScheduledFuture<?> machineTimer;
+    private long machineTimerAt;
+    private boolean initFailureLogged;
+    private volatile ConnectionState state = ConnectionState.BACKING_OFF;
+    private volatile ClientStats lastStats;
 
     private ReconnectingClient(Builder b) {
         this.bootstrap = b.bootstrap.clone();
@@ -160,11 +168,13 @@ public final class ReconnectingClient implements AutoCloseable {
         this.policy = b.policy;
         this.offline = b.offline;
         this.onConnected = b.onConnected;
-        this.messageId = b.messageId;
         this.ackId = b.ackId;
-        this.sizer = b.sizer;
         this.listener = b.listener;
         this.ticker = b.ticker;
+        ClientSends.Tracking tracking = ackId != null ? ClientSends.Tracking.ACKNOWLEDGED
+                : b.confirmReads && probe.sendsPings() ? ClientSends.Tracking.CONFIRMED : ClientSends.Tracking.WRITTEN;
+        boolean resend = b.resendUnconfirmed != null ? b.resendUnconfirmed
+                : tracking == ClientSends.Tracking.ACKNOWLEDGED;
         List<CircuitBreaker> cbs = new ArrayList<>();
         policy.circuitBreaker().ifPresent(config -> {
             for (InetSocketAddress ep : endpoints) {
@@ -172,27 +182,32 @@ public final class ReconnectingClient implements AutoCloseable {
             }
         });
         this.breakers = List.copyOf(cbs);
-        this.disconnectedSince = ticker.nanoTime();
+        this.machine = new ConnectionMachine(policy, endpoints, ticker, this::emit);
+        this.sends = new ClientSends(offline, b.ackTimeout, loop, ticker, tracking, resend, b.reconnectOnAckTimeout,
+                b.messageId, b.sizer);
+        this.lastStats = snapshot();
     }
 
+    /**
+     * A builder around {@code bootstrap}: its group, channel type and options are used for every connection; the
+     * client sets the handler and the connect timeout. The bootstrap is copied; later changes to it have no effect.
+     *
+     * @throws NullPointerException     if {@code bootstrap} is null
+     * @throws IllegalArgumentException if the bootstrap has no event loop group
+     */
     public static Builder builder(Bootstrap bootstrap) {
         return new Builder(bootstrap);
     }
 
     // ---- public API ------------------------------------------------------------------------------------------
 
-    /** Starts connecting. Extra calls do nothing. */
+    /** Starts connecting. Extra calls, and calls after {@link #close()}, do nothing. @return this client */
     public ReconnectingClient start() {
-        onLoop(() -> {
-            if (!started && state != ConnectionState.CLOSED) {
-                started = true;
-                connect();
-            }
-        });
+        onLoop(() -> act(machine.start()));
         return this;
     }
 
-    /** The current state. */
+    /** The current state (the state after the last event emitted). */
     public ConnectionState state() {
         return state;
     }
@@ -203,10 +218,13 @@ public final class ReconnectingClient implements AutoCloseable {
     }
 
     /**
-     * Sends {@code msg} (released by the client in every case). The future completes when the message is written
-     * (or, with acknowledgements, acknowledged), and fails with the reason otherwise: {@link PeerDeadException},
+     * Sends {@code msg} (released by the client in every case). The future succeeds when the message was read by
+     * the peer (the default), acknowledged (with acknowledgements), or written (with {@code confirmReads(false)});
+     * see the class documentation. It fails with the reason otherwise: {@link PeerDeadException},
      * {@link NotConnectedException}, {@link WriteBufferFullException}, {@link WriteExpiredException} or
      * {@link ClientClosedException}.
+     *
+     * @throws NullPointerException if {@code msg} is null
      */
     public CompletableFuture<Void> send(Object msg) {
         Objects.requireNonNull(msg, "msg");
@@ -224,237 +242,249 @@ public final class ReconnectingClient implements AutoCloseable {
         return future;
     }
 
-    /** Drops the current connection (if any) and connects again at once, without backoff. */
+    /** Drops the current connection (if any) and connects again at once, with a fresh backoff sequence. */
     public void reconnectNow() {
-        onLoop(() -> {
-            if (state == ConnectionState.CLOSED) {
-                return;
-            }
-            reconnectAtOnce = true;
-            if (channel != null) {
-                channel.close();
-            } else if (state == ConnectionState.BACKING_OFF) {
-                cancelReconnect();
-                connect();
-            }
-        });
+        onLoop(() -> act(machine.reconnectNow()));
     }
 
-    /** Closes the connection and the client; queued and unacknowledged sends fail. Completes when closed. */
+    /**
+     * Closes the client: fails what it holds with {@link ClientClosedException}, emits {@code CLOSED} (the last
+     * event), and returns once every channel it opened is closed.
+     */
     @Override
     public void close() {
         closeAsync().join();
     }
 
-    /** Like {@link #close()}, without waiting. */
+    /** Like {@link #close()}, without waiting. @return completes once every channel the client opened is closed */
     public CompletableFuture<Void> closeAsync() {
-        onLoop(() -> shutDown(ConnectionEvent.Type.CLOSED, new ClientClosedException(
-                "the client was closed by the application", null)));
+        try {
+            onLoop(() -> {
+                if (machine.close()) {
+                    shutDown(new ClientClosedException("the client was closed by the application", null));
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            closeFuture.complete(null); // the event loop is gone, and with it every channel
+        }
         return closeFuture;
     }
 
-    /** A snapshot of the counters. */
+    /**
+     * A consistent snapshot of the counters, taken on the client's event loop (this call waits for it, up to 5 s,
+     * when made from another thread; once the loop is shut down, the last snapshot taken).
+     */
     public ClientStats stats() {
         if (loop.inEventLoop()) {
             return snapshot();
         }
         try {
             return loop.submit(this::snapshot).get(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return lastStats;
         } catch (Exception e) {
-            throw new IllegalStateException("could not read the client's stats from its event loop", e);
+            return lastStats;
+        }
+    }
+
+    // ---- the core's actions ----------------------------------------------------------------------------------
+
+    private void act(Action action) {
+        switch (action) {
+            case DIAL:
+                dial();
+                break;
+            case CLOSE_CHANNEL:
+                Channel ch = channel != null ? channel : connecting;
+                if (ch != null) {
+                    ch.close();
+                }
+                break;
+            case GAVE_UP:
+                shutDown(new ClientClosedException(machine.giveUpReason(), machine.lastCause()));
+                break;
+            default:
+                break;
+        }
+        armMachineTimer();
+    }
+
+    private void armMachineTimer() {
+        if (!machine.hasDeadline()) {
+            return;
+        }
+        long at = machine.deadline();
+        if (machineTimer != null) {
+            if (machineTimerAt - at <= 0) {
+                return;
+            }
+            machineTimer.cancel(false);
+        }
+        machineTimerAt = at;
+        machineTimer = loop.schedule(() -> {
+            machineTimer = null;
+            act(machine.onTimer(ticker.nanoTime()));
+        }, Math.max(0, at - ticker.nanoTime()), TimeUnit.NANOSECONDS);
+    }
+
+    private void shutDown(ClientClosedException failure) {
+        if (machineTimer != null) {
+            machineTimer.cancel(false);
+            machineTimer = null;
+        }
+        sends.failAll(failure);
+        for (Channel ch : new ArrayList<>(opened)) {
+            ch.close();
+        }
+        lastStats = snapshot();
+        maybeClosed();
+    }
+
+    private void maybeClosed() {
+        if (machine.state() == ConnectionState.CLOSED && opened.isEmpty()) {
+            closeFuture.complete(null);
         }
     }
 
     // ---- connecting ------------------------------------------------------------------------------------------
 
-    private void connect() {
-        if (state == ConnectionState.CLOSED) {
-            return;
-        }
-        reconnectTask = null;
+    private void dial() {
         InetSocketAddress endpoint = null;
         CircuitBreaker breaker = null;
-        for (int tried = 0; tried < endpoints.size(); tried++) {
-            int i = endpointIndex % endpoints.size();
+        for (int tried = 0; tried < endpoints.size() && machine.state() != ConnectionState.CLOSED; tried++) {
+            int i = machine.endpointIndex();
             CircuitBreaker cb = breakers.isEmpty() ? null : breakers.get(i);
             if (cb == null || cb.tryAcquirePermission()) {
                 endpoint = endpoints.get(i);
                 breaker = cb;
                 break;
             }
-            emit(ConnectionEvent.Type.CONNECT_FAILED, endpoints.get(i), null,
-                    CallNotPermittedException.createCallNotPermittedException(cb));
-            endpointIndex++;
+            machine.onEndpointSkipped(CallNotPermittedException.createCallNotPermittedException(cb));
         }
-        if (endpoint == null) {
-            scheduleReconnect(lastCause);
+        if (machine.state() == ConnectionState.CLOSED) {
             return;
         }
-        attempts++;
-        attemptInSequence++;
-        setState(ConnectionState.CONNECTING);
-        emit(ConnectionEvent.Type.CONNECTING, endpoint, null, null);
-        KeepaliveHandler handler = KeepaliveHandler.builder(settings).probe(probe).listener(new Observer())
-                .build();
-        InetSocketAddress target = endpoint;
+        if (endpoint == null) {
+            act(machine.onNoEndpoint());
+            return;
+        }
+        machine.onDial();
+        KeepaliveHandler handler = KeepaliveHandler.builder(settings).probe(probe).listener(counters.observer(
+                keepaliveListener)).build();
+        Tracker tracker = new Tracker(handler);
         CircuitBreaker cb = breaker;
-        initFailure = null;
         long started = ticker.nanoTime();
+        Throwable[] initFailure = new Throwable[1];
         ChannelFuture f;
         try {
             f = bootstrap.clone(loop)
-                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) policy.connectTimeout().toMillis())
-                    .handler(new ChannelInitializer<Channel>() {
-                        @Override
-                        protected void initChannel(Channel ch) throws Exception {
-                            try {
-                                pipeline.initChannel(ch, handler);
-                                ChannelHandlerContext ctx = ch.pipeline().context(handler);
-                                if (ctx == null) {
-                                    throw new IllegalStateException("the pipeline initializer must add the "
-                                            + "KeepaliveHandler it is given");
-                                }
-                                ch.pipeline().addAfter(ctx.name(), TRACKER, new Tracker(handler, target));
-                                ch.pipeline().addLast(TAIL, new Tail());
-                            } catch (Exception | Error e) {
-                                initFailure = e;
-                                throw e;
-                            }
-                        }
-                    })
-                    .connect(target);
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                            (int) Math.min(Integer.MAX_VALUE, policy.connectTimeout().toMillis()))
+                    .handler(new Initializer(handler, tracker, initFailure))
+                    .connect(endpoint);
         } catch (RuntimeException e) {
-            connectFailed(target, cb, started, e);
+            dialFailed(cb, started, e);
             return;
         }
+        Channel ch = f.channel();
+        connecting = ch;
+        opened.add(ch);
+        ch.closeFuture().addListener(cf -> {
+            opened.remove(ch);
+            maybeClosed();
+        });
         f.addListener((ChannelFuture cf) -> {
+            if (connecting == ch) {
+                connecting = null;
+            }
             if (!cf.isSuccess()) {
-                Throwable cause = initFailure != null ? initFailure : cf.cause();
-                initFailure = null;
-                connectFailed(target, cb, started, cause);
+                dialFailed(cb, started, initFailure[0] != null ? initFailure[0] : cf.cause());
                 return;
             }
             if (cb != null) {
                 cb.onSuccess(ticker.nanoTime() - started, TimeUnit.NANOSECONDS);
             }
-            Channel ch = cf.channel();
-            if (state == ConnectionState.CLOSED) {
-                ch.close();
+            if (machine.state() != ConnectionState.CONNECTING) {
+                ch.close(); // closed (or dropped) while dialing
                 return;
             }
-            channel = ch;
-            keepalive = handler;
-            connectedTo = target;
-            if (!ch.isActive()) {
-                onChannelClosed(ch, handler, target); // it died before the listener ran
-                return;
-            }
-            runHook(ch, target);
+            opened(ch, handler, tracker);
         });
     }
 
-    private void connectFailed(InetSocketAddress target, CircuitBreaker cb, long started, Throwable cause) {
+    private void dialFailed(CircuitBreaker cb, long started, Throwable cause) {
         if (cb != null) {
             cb.onError(ticker.nanoTime() - started, TimeUnit.NANOSECONDS, cause);
         }
-        lastCause = cause;
-        emit(ConnectionEvent.Type.CONNECT_FAILED, target, null, cause);
-        endpointIndex++;
-        scheduleReconnect(cause);
+        act(machine.onDialFailed(cause));
     }
 
-    private void runHook(Channel ch, InetSocketAddress target) {
-        CompletionStage<?> hook;
-        try {
-            hook = onConnected.apply(ch);
-        } catch (RuntimeException e) {
-            hook = CompletableFuture.failedFuture(e);
+    /** The TCP connection is up: run the hook and get the peer to answer; CONNECTED once both are done. */
+    private void opened(Channel ch, KeepaliveHandler handler, Tracker tracker) {
+        channel = ch;
+        keepalive = handler;
+        machine.onChannelOpen();
+        if (!ch.isActive()) {
+            channelClosed(ch, handler); // it died before this listener ran
+            return;
         }
-        ScheduledFuture<?> timeout = loop.schedule(() -> {
-            if (channel == ch && state == ConnectionState.CONNECTING) {
-                lastCause = new java.util.concurrent.TimeoutException("the on-connected hook did not complete "
-                        + "within connectTimeout " + policy.connectTimeout());
-                emit(ConnectionEvent.Type.CONNECT_FAILED, target, null, lastCause);
-                ch.close();
+        if (onConnected == null) {
+            machine.onHookDone();
+        } else {
+            CompletionStage<?> hook;
+            try {
+                hook = onConnected.apply(ch);
+            } catch (RuntimeException e) {
+                hook = CompletableFuture.failedFuture(e);
             }
-        }, policy.connectTimeout().toNanos(), TimeUnit.NANOSECONDS);
-        hook.whenComplete((ignored, error) -> onLoop(() -> {
-            timeout.cancel(false);
-            if (channel != ch || state != ConnectionState.CONNECTING) {
-                return;
-            }
-            if (error != null) {
-                lastCause = error;
-                emit(ConnectionEvent.Type.CONNECT_FAILED, target, null, error);
-                ch.close();
-                return;
-            }
-            connected(ch, target);
-        }));
-    }
-
-    private void connected(Channel ch, InetSocketAddress target) {
-        successes++;
-        backoff = null;
-        attemptInSequence = 0;
-        lastCause = null;
-        disconnectedNanos += ticker.nanoTime() - disconnectedSince;
-        setState(ConnectionState.CONNECTED);
-        emit(ConnectionEvent.Type.CONNECTED, target, null, null);
-        // Queued (and re-queued unacknowledged) sends go out in order, before any new send.
-        while (!queue.isEmpty() && ch.isActive()) {
-            Pending p = queue.poll();
-            queuedBytes -= p.size;
-            write(ch, p);
+            hook.whenComplete((ignored, error) -> onLoop(() -> {
+                if (channel != ch) {
+                    return;
+                }
+                if (error != null) {
+                    act(machine.onHookFailed(error));
+                } else if (machine.onHookDone()) {
+                    proven(ch);
+                }
+            }));
         }
-        ch.flush();
-        if (queue.isEmpty() && expiryTask != null) {
-            expiryTask.cancel(false);
-            expiryTask = null;
+        if (!probe.sendsPings() || tracker.answered) {
+            answered(ch);
+        } else {
+            handler.confirmRead().whenComplete((ok, error) -> {
+                if (error == null) {
+                    onLoop(() -> answered(ch));
+                }
+            });
         }
     }
 
-    private void onChannelClosed(Channel ch, KeepaliveHandler handler, InetSocketAddress target) {
+    private void answered(Channel ch) {
+        if (channel == ch && machine.onPeerAnswered()) {
+            proven(ch);
+        }
+    }
+
+    /** CONNECTED: queued (and re-queued) sends go out in order, before any new send. */
+    private void proven(Channel ch) {
+        sends.proven(ch, keepalive);
+    }
+
+    private void channelClosed(Channel ch, KeepaliveHandler handler) {
         if (channel != ch) {
             return;
         }
         channel = null;
         keepalive = null;
-        KeepaliveStats s = handler.stats();
-        pingsSentBefore += s.pingsSent();
-        pongsReceivedBefore += s.pongsReceived();
-        if (s.smoothedRttNanos() >= 0) {
-            lastSmoothedRttNanos = s.smoothedRttNanos();
-        }
-        requeueUnacked();
-        if (state == ConnectionState.CLOSED) {
-            return;
-        }
-        boolean wasConnected = state == ConnectionState.CONNECTED;
+        counters.connectionEnded(handler.stats());
         PeerDeadException dead = handler.deadCause();
         DeadPeerReason reason = dead == null ? null : dead.reason();
-        if (reason != null) {
-            deaths.merge(reason, 1L, Long::sum);
-        }
-        if (wasConnected) {
-            disconnectedSince = ticker.nanoTime();
-            emit(ConnectionEvent.Type.DISCONNECTED, target, reason, dead);
-        }
+        sends.connectionLost(dead);
         if (reason == DeadPeerReason.TOO_MANY_PINGS) {
             pingLessOften();
         }
-        if (reason != null && reason != DeadPeerReason.CLOSED_BY_PEER && reason != DeadPeerReason.RESET_BY_PEER) {
-            // The endpoint became unreachable (not merely restarted): fail over to the next one.
-            endpointIndex++;
-        }
-        lastCause = dead != null ? dead : lastCause;
-        if (reconnectAtOnce) {
-            reconnectAtOnce = false;
-            backoff = null;
-            connect();
-        } else {
-            scheduleReconnect(lastCause);
-        }
+        act(machine.onChannelClosed(reason, dead));
     }
 
     private void pingLessOften() {
@@ -468,256 +498,29 @@ public final class ReconnectingClient implements AutoCloseable {
         }
     }
 
-    private void scheduleReconnect(Throwable cause) {
-        if (state == ConnectionState.CLOSED) {
-            return;
-        }
-        if (backoff == null) {
-            backoff = policy.backoff().newSequence(policy.random());
-        }
-        int done = attemptInSequence;
-        if (policy.maxAttempts() > 0 && done >= policy.maxAttempts()) {
-            giveUp("after " + done + " attempts (maxAttempts " + policy.maxAttempts() + ")", cause);
-            return;
-        }
-        long disconnectedFor = ticker.nanoTime() - disconnectedSince;
-        if (policy.giveUpAfter().isPresent() && disconnectedFor >= policy.giveUpAfter().get().toNanos()) {
-            giveUp("after " + Duration.ofNanos(disconnectedFor).toMillis() + " ms disconnected (giveUpAfter "
-                    + policy.giveUpAfter().get() + ")", cause);
-            return;
-        }
-        Duration delay = backoff.next();
-        setState(ConnectionState.BACKING_OFF);
-        DeadPeerReason reason = cause instanceof PeerDeadException ? ((PeerDeadException) cause).reason() : null;
-        emit(new ConnectionEvent(ConnectionEvent.Type.RECONNECTING, state, currentEndpoint(), attemptInSequence + 1,
-                delay, reason, cause));
-        reconnectTask = loop.schedule(this::connect, delay.toNanos(), TimeUnit.NANOSECONDS);
-    }
-
-    private void giveUp(String why, Throwable cause) {
-        shutDown(ConnectionEvent.Type.GAVE_UP, new ClientClosedException("the client gave up " + why, cause));
-    }
-
-    private void shutDown(ConnectionEvent.Type type, ClientClosedException failure) {
-        if (state == ConnectionState.CLOSED) {
-            return;
-        }
-        setState(ConnectionState.CLOSED);
-        cancelReconnect();
-        if (expiryTask != null) {
-            expiryTask.cancel(false);
-            expiryTask = null;
-        }
-        Channel ch = channel;
-        requeueUnacked();
-        failAll(failure);
-        emit(new ConnectionEvent(type, state, currentEndpoint(), attemptInSequence, Duration.ZERO, null,
-                failure.getCause()));
-        if (ch != null) {
-            ch.close().addListener(f -> closeFuture.complete(null));
-        } else {
-            closeFuture.complete(null);
-        }
-    }
-
-    private void cancelReconnect() {
-        if (reconnectTask != null) {
-            reconnectTask.cancel(false);
-            reconnectTask = null;
-        }
-    }
-
     // ---- sending ---------------------------------------------------------------------------------------------
 
     private void doSend(Object msg, CompletableFuture<Void> future) {
-        if (state == ConnectionState.CLOSED) {
+        if (machine.state() == ConnectionState.CLOSED) {
             ReferenceCountUtil.release(msg);
-            future.completeExceptionally(new ClientClosedException("the client is closed", lastCause));
+            future.completeExceptionally(new ClientClosedException("the client is closed", machine.lastCause()));
             return;
         }
-        Pending p = new Pending(msg, future, Math.max(0, sizer.applyAsLong(msg)), ticker.nanoTime());
-        Channel ch = channel;
-        if (state == ConnectionState.CONNECTED && ch != null && ch.isActive()) {
-            write(ch, p);
-            ch.flush();
-            return;
-        }
-        if (!offline.queues()) {
+        if (!offline.queues() && !(machine.state() == ConnectionState.CONNECTED && sends.connected())) {
             ReferenceCountUtil.release(msg);
-            future.completeExceptionally(new NotConnectedException("not connected (state " + state + ", "
-                    + attemptInSequence + " attempts so far); the client fails sends fast while disconnected",
-                    lastCause));
+            future.completeExceptionally(new NotConnectedException("not connected (state " + machine.state() + ", "
+                    + machine.attempt() + " attempts in this sequence); the client fails sends fast while "
+                    + "disconnected", machine.lastCause()));
             return;
         }
-        enqueue(p);
-    }
-
-    private void enqueue(Pending p) {
-        int messages = queue.size() + unacked.size();
-        if (messages + 1 > offline.maxMessages()) {
-            fail(p, new WriteBufferFullException(WriteBufferFullException.Bound.MESSAGES, "the send queue holds "
-                    + messages + " messages, the maximum (maxMessages " + offline.maxMessages() + ")"));
-            return;
-        }
-        long bytes = queuedBytes + unackedBytes();
-        if (bytes + p.size > offline.maxBytes()) {
-            fail(p, new WriteBufferFullException(WriteBufferFullException.Bound.BYTES, "the send queue holds "
-                    + bytes + " bytes and this message has " + p.size + " (maxBytes " + offline.maxBytes() + ")"));
-            return;
-        }
-        queue.add(p);
-        queuedBytes += p.size;
-        armExpiry();
-    }
-
-    private long unackedBytes() {
-        long sum = 0;
-        for (Pending p : unacked.values()) {
-            sum += p.size;
-        }
-        return sum;
-    }
-
-    private void write(Channel ch, Pending p) {
-        if (ackId == null) {
-            ch.write(p.msg).addListener(f -> {
-                if (f.isSuccess()) {
-                    p.future.complete(null);
-                } else {
-                    p.future.completeExceptionally(f.cause());
-                }
-            });
-            return;
-        }
-        long id = messageId.applyAsLong(p.msg);
-        if (id < 0) {
-            fail(p, new IllegalArgumentException("acknowledgements are on, but the message has no id: " + p.msg));
-            return;
-        }
-        p.id = id;
-        Pending previous = unacked.put(id, p);
-        if (previous != null && previous != p) {
-            fail(previous, new IllegalStateException("a newer message was sent with the same id " + id));
-        }
-        // Keep the original for a re-send; write a duplicate that the pipeline may consume and release.
-        ch.write(duplicateForWrite(p.msg));
-    }
-
-    private static Object duplicateForWrite(Object msg) {
-        if (msg instanceof ByteBuf) {
-            return ((ByteBuf) msg).retainedDuplicate();
-        }
-        if (msg instanceof ByteBufHolder) {
-            return ((ByteBufHolder) msg).retainedDuplicate();
-        }
-        return ReferenceCountUtil.retain(msg);
-    }
-
-    private void onAck(long id) {
-        Pending p = unacked.remove(id);
-        if (p != null) {
-            ReferenceCountUtil.release(p.msg);
-            p.future.complete(null);
-        }
-    }
-
-    private void requeueUnacked() {
-        if (unacked.isEmpty()) {
-            return;
-        }
-        List<Pending> inOrder = new ArrayList<>(unacked.values());
-        unacked.clear();
-        long now = ticker.nanoTime();
-        for (int i = inOrder.size() - 1; i >= 0; i--) {
-            Pending p = inOrder.get(i);
-            p.enqueuedAt = now;
-            queue.addFirst(p);
-            queuedBytes += p.size;
-        }
-        armExpiry();
-    }
-
-    private void armExpiry() {
-        if (expiryTask != null || queue.isEmpty() || !offline.queues()) {
-            return;
-        }
-        long due = queue.peek().enqueuedAt + offline.maxQueueTime().toNanos() - ticker.nanoTime();
-        expiryTask = loop.schedule(this::expire, Math.max(0, due), TimeUnit.NANOSECONDS);
-    }
-
-    private void expire() {
-        expiryTask = null;
-        if (state == ConnectionState.CONNECTED) {
-            return;
-        }
-        long now = ticker.nanoTime();
-        long max = offline.maxQueueTime().toNanos();
-        for (int i = queue.size(); i > 0 && !queue.isEmpty() && now - queue.peek().enqueuedAt >= max; i--) {
-            Pending p = queue.poll();
-            queuedBytes -= p.size;
-            fail(p, new WriteExpiredException("the message waited " + Duration.ofNanos(now - p.enqueuedAt).toMillis()
-                    + " ms for a connection, longer than maxQueueTime " + offline.maxQueueTime()));
-        }
-        armExpiry();
-    }
-
-    private void failAll(Throwable cause) {
-        for (Pending p = queue.poll(); p != null; p = queue.poll()) {
-            fail(p, cause);
-        }
-        queuedBytes = 0;
-        for (Iterator<Pending> it = unacked.values().iterator(); it.hasNext(); ) {
-            Pending p = it.next();
-            it.remove();
-            fail(p, cause);
-        }
-    }
-
-    private static void fail(Pending p, Throwable cause) {
-        ReferenceCountUtil.release(p.msg);
-        p.future.completeExceptionally(cause);
+        sends.send(msg, future);
     }
 
     // ---- events and stats ------------------------------------------------------------------------------------
 
-    private void setState(ConnectionState next) {
-        state = next;
-    }
-
-    private InetSocketAddress currentEndpoint() {
-        return connectedTo != null ? connectedTo : endpoints.get(endpointIndex % endpoints.size());
-    }
-
-    private void emit(ConnectionEvent.Type type, SocketAddress remote, DeadPeerReason reason, Throwable cause) {
-        emit(new ConnectionEvent(type, state, remote, attemptInSequence, Duration.ZERO, reason, cause));
-    }
-
-    /**
-     * Logs {@code e}: a lost connection, a connection made, giving up and closing at INFO (a few lines per outage);
-     * each attempt and its failure at DEBUG, so a storm of thousands of clients retrying does not flood the log.
-     */
     private void emit(ConnectionEvent e) {
-        switch (e.type()) {
-            case CONNECT_FAILED:
-                if (log.isDebugEnabled()) {
-                    log.debug("Connecting to {} failed: {}", e.remote(), String.valueOf(e.cause()));
-                }
-                break;
-            case RECONNECTING:
-                if (log.isDebugEnabled()) {
-                    log.debug("{}: reconnecting in {} ms (attempt {}){}", e.remote(), e.delay().toMillis(),
-                            e.attempt(), e.cause() == null ? "" : " after " + e.cause());
-                }
-                break;
-            case CONNECTING:
-                log.debug("{}: {}", e.remote(), e.type());
-                break;
-            case DISCONNECTED:
-                log.info("{}: connection lost: {}", e.remote(), e.reason() == null ? "closed locally" : e.reason());
-                break;
-            default:
-                log.info("{}: {}", e.remote(), e.type());
-        }
+        state = e.state();
+        ClientEvents.log(log, e);
         try {
             listener.onEvent(e);
         } catch (RuntimeException ex) {
@@ -726,26 +529,9 @@ public final class ReconnectingClient implements AutoCloseable {
     }
 
     private ClientStats snapshot() {
-        long pings = pingsSentBefore;
-        long pongs = pongsReceivedBefore;
-        long smoothed = lastSmoothedRttNanos;
-        if (keepalive != null) {
-            KeepaliveStats s = keepalive.stats();
-            pings += s.pingsSent();
-            pongs += s.pongsReceived();
-            if (s.smoothedRttNanos() >= 0) {
-                smoothed = s.smoothedRttNanos();
-            }
-        }
-        long disconnected = disconnectedNanos + (state == ConnectionState.CONNECTED
-                ? 0 : ticker.nanoTime() - disconnectedSince);
-        return new ClientStats(state, pings, pongs, nanos(lastRttNanos), nanos(smoothed), nanos(maxRttNanos),
-                new EnumMap<>(deaths), attempts, successes, Duration.ofNanos(disconnected),
-                queue.size() + unacked.size(), queuedBytes + unackedBytes());
-    }
-
-    private static Duration nanos(long n) {
-        return n < 0 ? null : Duration.ofNanos(n);
+        ClientStats s = counters.snapshot(machine, keepalive, sends.messages(), sends.bytes(), ticker.nanoTime());
+        lastStats = s;
+        return s;
     }
 
     private void onLoop(Runnable task) {
@@ -758,23 +544,68 @@ public final class ReconnectingClient implements AutoCloseable {
 
     // ---- pipeline handlers -----------------------------------------------------------------------------------
 
-    /**
-     * Sits right after the KeepaliveHandler: watches inbound messages for acknowledgements, and learns of the
-     * connection's end after the handler has classified it.
-     */
-    private final class Tracker extends ChannelInboundHandlerAdapter {
+    /** Installs the application's pipeline, checks it holds the keepalive handler, and adds the client's own. */
+    private final class Initializer extends ChannelInitializer<Channel> {
         private final KeepaliveHandler handler;
-        private final InetSocketAddress target;
+        private final Tracker tracker;
+        private final Throwable[] failure;
 
-        Tracker(KeepaliveHandler handler, InetSocketAddress target) {
+        Initializer(KeepaliveHandler handler, Tracker tracker, Throwable[] failure) {
             this.handler = handler;
-            this.target = target;
+            this.tracker = tracker;
+            this.failure = failure;
+        }
+
+        @Override
+        protected void initChannel(Channel ch) throws Exception {
+            pipeline.initChannel(ch, handler);
+            ChannelHandlerContext ctx = ch.pipeline().context(handler);
+            if (ctx == null) {
+                throw new IllegalStateException("the pipeline initializer did not add the KeepaliveHandler it is "
+                        + "given: add it after your codecs, e.g. ch.pipeline().addLast(decoder, encoder, keepalive, "
+                        + "app)");
+            }
+            ch.pipeline().addAfter(ctx.name(), TRACKER, tracker);
+            ch.pipeline().addBefore(ctx.name(), FIRST_READ, new FirstRead(tracker));
+            ch.pipeline().addLast(TAIL, new ClientEvents.Tail());
+        }
+
+        /** Reports a failing initializer once, clearly, instead of Netty's WARN with a stack trace per attempt. */
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            failure[0] = cause;
+            if (!initFailureLogged) {
+                initFailureLogged = true;
+                log.error("The pipeline initializer of the reconnecting client failed; each attempt will fail: {}",
+                        String.valueOf(cause));
+            }
+            ctx.close();
+        }
+    }
+
+    /**
+     * Sits right after the KeepaliveHandler: the first inbound message proves the peer alive, acknowledgements
+     * complete sends, and the connection's end is learned after the handler classified it.
+     */
+    private final class Tracker extends io.netty.channel.ChannelInboundHandlerAdapter {
+        private final KeepaliveHandler handler;
+        boolean answered;
+
+        Tracker(KeepaliveHandler handler) {
+            this.handler = handler;
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) throws Exception {
-            onChannelClosed(ctx.channel(), handler, target);
+            channelClosed(ctx.channel(), handler);
             super.channelInactive(ctx);
+        }
+
+        void firstRead(Channel ch) {
+            if (!answered) {
+                answered = true;
+                answered(ch);
+            }
         }
 
         @Override
@@ -782,85 +613,34 @@ public final class ReconnectingClient implements AutoCloseable {
             if (ackId != null) {
                 long id = ackId.applyAsLong(msg);
                 if (id >= 0) {
-                    onAck(id);
+                    sends.acknowledged(id);
                 }
             }
             ctx.fireChannelRead(msg);
         }
     }
 
-    /** Ends the pipeline: dead-peer exceptions were handled by the client; others close the connection. */
-    private static final class Tail extends ChannelInboundHandlerAdapter {
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (cause instanceof PeerDeadException) {
-                log.debug("{}", cause.getMessage());
-            } else {
-                log.warn("Closing the connection to {} after an unhandled exception", ctx.channel().remoteAddress(),
-                        cause);
-                ctx.close();
-            }
+    /** Sits before the KeepaliveHandler: the first inbound message of any kind proves the peer alive. */
+    private static final class FirstRead extends io.netty.channel.ChannelInboundHandlerAdapter {
+        private final Tracker tracker;
+
+        FirstRead(Tracker tracker) {
+            this.tracker = tracker;
         }
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ReferenceCountUtil.release(msg);
-        }
-    }
-
-    /** Collects round trips across connections, and passes keepalive events on to the application. */
-    private final class Observer implements KeepaliveListener {
-        @Override
-        public void onPingSent(SocketAddress remote, long pingId) {
-            keepaliveListener.onPingSent(remote, pingId);
-        }
-
-        @Override
-        public void onPongReceived(SocketAddress remote, long pingId, Duration rtt) {
-            long n = rtt.toNanos();
-            lastRttNanos = n;
-            maxRttNanos = Math.max(maxRttNanos, n);
-            keepaliveListener.onPongReceived(remote, pingId, rtt);
-        }
-
-        @Override
-        public void onPingMissed(SocketAddress remote, long pingId, int missed) {
-            keepaliveListener.onPingMissed(remote, pingId, missed);
-        }
-
-        @Override
-        public void onLocalStall(SocketAddress remote, Duration lateness) {
-            keepaliveListener.onLocalStall(remote, lateness);
-        }
-
-        @Override
-        public void onPeerDead(PeerDeadException cause) {
-            keepaliveListener.onPeerDead(cause);
-        }
-
-        @Override
-        public void onPeerRetired(SocketAddress remote, String how) {
-            keepaliveListener.onPeerRetired(remote, how);
-        }
-    }
-
-    private static final class Pending {
-        final Object msg;
-        final CompletableFuture<Void> future;
-        final long size;
-        long enqueuedAt;
-        long id = -1;
-
-        Pending(Object msg, CompletableFuture<Void> future, long size, long enqueuedAt) {
-            this.msg = msg;
-            this.future = future;
-            this.size = size;
-            this.enqueuedAt = enqueuedAt;
+            ctx.pipeline().remove(this);
+            tracker.firstRead(ctx.channel());
+            ctx.fireChannelRead(msg);
         }
     }
 
     /** Builds a {@link ReconnectingClient}. */
     public static final class Builder {
+        /** Default {@link #ackTimeout}: 30 seconds. */
+        public static final Duration DEFAULT_ACK_TIMEOUT = Duration.ofSeconds(30);
+
         private final Bootstrap bootstrap;
         private final List<InetSocketAddress> endpoints = new ArrayList<>();
         private PipelineInitializer pipeline;
@@ -869,21 +649,30 @@ public final class ReconnectingClient implements AutoCloseable {
         private KeepaliveListener keepaliveListener = KeepaliveListener.NOOP;
         private ReconnectPolicy policy = ReconnectPolicy.defaults();
         private DisconnectedWrites offline = DisconnectedWrites.failFast();
-        private Function<Channel, CompletionStage<?>> onConnected = ch -> CompletableFuture.completedFuture(null);
+        private Function<Channel, CompletionStage<?>> onConnected;
         private ToLongFunction<Object> messageId;
         private ToLongFunction<Object> ackId;
         private ToLongFunction<Object> sizer = Builder::defaultSize;
         private ConnectionListener listener = ConnectionListener.NOOP;
         private Ticker ticker = Ticker.system();
+        private boolean confirmReads = true;
+        private Boolean resendUnconfirmed;
+        private Duration ackTimeout = DEFAULT_ACK_TIMEOUT;
+        private boolean reconnectOnAckTimeout;
 
         private Builder(Bootstrap bootstrap) {
             this.bootstrap = Objects.requireNonNull(bootstrap, "bootstrap");
             if (bootstrap.config().group() == null) {
-                throw new IllegalArgumentException("bootstrap must have its event loop group set");
+                throw new IllegalArgumentException("bootstrap must have its event loop group set: call "
+                        + "bootstrap.group(...)");
             }
         }
 
-        /** The endpoints, tried in order and rotated on failure. Unresolved addresses are resolved per attempt. */
+        /**
+         * The endpoints, tried in order and rotated on failure. Unresolved addresses are resolved per attempt.
+         *
+         * @throws IllegalArgumentException if empty
+         */
         public Builder endpoints(List<InetSocketAddress> endpoints) {
             Objects.requireNonNull(endpoints, "endpoints");
             if (endpoints.isEmpty()) {
@@ -912,7 +701,7 @@ public final class ReconnectingClient implements AutoCloseable {
             return this;
         }
 
-        /** Receives the keepalive events of every connection. */
+        /** Receives the keepalive events of every connection. Default: none. */
         public Builder keepaliveListener(KeepaliveListener listener) {
             this.keepaliveListener = Objects.requireNonNull(listener, "keepaliveListener");
             return this;
@@ -924,16 +713,19 @@ public final class ReconnectingClient implements AutoCloseable {
             return this;
         }
 
-        /** What sends do while disconnected. Default {@link DisconnectedWrites#failFast()}. */
+        /**
+         * What sends do while disconnected, and the bounds on every send the client holds. Default
+         * {@link DisconnectedWrites#failFast()}.
+         */
         public Builder whileDisconnected(DisconnectedWrites offline) {
             this.offline = Objects.requireNonNull(offline, "whileDisconnected");
             return this;
         }
 
         /**
-         * Runs on each new connection (login, resubscribe) before any queued send is written; the connection
-         * counts as connected when the returned stage completes. A failed stage, or one that takes longer than the
-         * connect timeout, drops the connection and reconnects.
+         * Runs on each new connection (login, resubscribe) before any queued send is written. The connection counts
+         * as connected when the returned stage has completed <em>and</em> the peer has answered, within the connect
+         * timeout; a failed stage drops the connection and reconnects. Default: none.
          */
         public Builder onConnected(Function<Channel, CompletionStage<?>> hook) {
             this.onConnected = Objects.requireNonNull(hook, "onConnected");
@@ -941,9 +733,10 @@ public final class ReconnectingClient implements AutoCloseable {
         }
 
         /**
-         * Turns on at-least-once delivery: {@code messageId} gives each outbound message's id, {@code ackId} the
-         * id acknowledged by an inbound message (or -1 when it is no acknowledgement). Unacknowledged messages are
-         * re-sent after reconnecting, in their original order; a send's future completes when it is acknowledged.
+         * Turns on application acknowledgements: {@code messageId} gives each outbound message's id, {@code ackId}
+         * the id acknowledged by an inbound message (or -1 when it is no acknowledgement). A send's future completes
+         * when it is acknowledged; unacknowledged messages are re-sent after reconnecting, in their original order
+         * (unless {@link #resendUnconfirmed resendUnconfirmed(false)}). Takes precedence over read confirmation.
          */
         public Builder acknowledgements(ToLongFunction<Object> messageId, ToLongFunction<Object> ackId) {
             this.messageId = Objects.requireNonNull(messageId, "messageId");
@@ -951,30 +744,95 @@ public final class ReconnectingClient implements AutoCloseable {
             return this;
         }
 
-        /** The size of a message in bytes, for the queue's byte bound. Default: buffers' readable bytes, text length. */
+        /**
+         * Whether a send's future waits for the peer to confirm it read the message (the pong to a ping written
+         * after it; see the class documentation). Default {@code true}: "success" should never mean "lost", and the
+         * cost is small (up to one round trip plus {@code minPeerPingInterval x 1.25} of latency, at most one extra
+         * ping per that spacing while sends flow). It needs a probe that sends pings and a peer running
+         * {@link KeepaliveHandler} with it; with a passive probe sends complete when written.
+         */
+        public Builder confirmReads(boolean confirm) {
+            this.confirmReads = confirm;
+            return this;
+        }
+
+        /**
+         * What happens to sends written but not confirmed (or acknowledged) when their connection is lost:
+         * {@code true} re-sends them after reconnecting, before newer sends, in order (at least once: the peer may
+         * have read some); {@code false} fails them with the {@link PeerDeadException} (or an {@link IOException}
+         * for a local close). Default: {@code true} with acknowledgements, {@code false} with read confirmation.
+         */
+        public Builder resendUnconfirmed(boolean resend) {
+            this.resendUnconfirmed = resend;
+            return this;
+        }
+
+        /**
+         * How long a written send may wait for its confirmation or acknowledgement before it fails with
+         * {@link WriteExpiredException}. Default {@link #DEFAULT_ACK_TIMEOUT}.
+         *
+         * @throws IllegalArgumentException if not in 1 ms .. 1 h
+         */
+        public Builder ackTimeout(Duration timeout) {
+            Objects.requireNonNull(timeout, "ackTimeout");
+            if (timeout.toMillis() < 1 || timeout.compareTo(Duration.ofHours(1)) > 0) {
+                throw new IllegalArgumentException("ackTimeout must be in 1 ms .. 1 h, but was " + timeout);
+            }
+            this.ackTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * What a send in flight past {@link #ackTimeout} does: {@code false} (the default) fails it with
+         * {@link WriteExpiredException}; {@code true} drops the connection as broken and reconnects, so that what it
+         * held is re-sent in order (with {@link #resendUnconfirmed resendUnconfirmed}, the default with
+         * acknowledgements) or failed; a re-sent message's timeout starts again when it is written again.
+         */
+        public Builder reconnectOnAckTimeout(boolean reconnect) {
+            this.reconnectOnAckTimeout = reconnect;
+            return this;
+        }
+
+        /** The size of a message in bytes, for the byte bound. Default: buffers' readable bytes, text length. */
         public Builder messageSize(ToLongFunction<Object> sizer) {
             this.sizer = Objects.requireNonNull(sizer, "messageSize");
             return this;
         }
 
-        /** Receives state changes and attempts. */
+        /** Receives state changes and attempts, on the client's event loop. Default: none. */
         public Builder listener(ConnectionListener listener) {
             this.listener = Objects.requireNonNull(listener, "listener");
             return this;
         }
 
-        /** The time source for queue deadlines and disconnected time. */
+        /** The time source for deadlines and disconnected time, for tests. Default {@link Ticker#system()}. */
         public Builder ticker(Ticker ticker) {
             this.ticker = Objects.requireNonNull(ticker, "ticker");
             return this;
         }
 
+        /**
+         * The client, not started.
+         *
+         * @throws IllegalStateException if endpoints or the pipeline initializer are missing, or the bootstrap is
+         *                               unusable (no {@code channel()}, or a {@code handler()} already set)
+         */
         public ReconnectingClient build() {
             if (endpoints.isEmpty()) {
-                throw new IllegalStateException("endpoints are required");
+                throw new IllegalStateException("endpoints are required: call endpoints(...) or endpoint(host, port)");
             }
             if (pipeline == null) {
-                throw new IllegalStateException("a pipeline initializer is required");
+                throw new IllegalStateException("a pipeline initializer is required: call pipeline((ch, keepalive) "
+                        + "-> ...)");
+            }
+            if (bootstrap.config().channelFactory() == null) {
+                throw new IllegalStateException("the bootstrap has no channel type: call bootstrap.channel("
+                        + "NioSocketChannel.class) (or channelFactory(...)) before builder(bootstrap)");
+            }
+            if (bootstrap.config().handler() != null) {
+                throw new IllegalStateException("the bootstrap already has a handler (" + bootstrap.config().handler()
+                        + "): the client installs each connection's handlers through pipeline(...); remove "
+                        + "bootstrap.handler(...)");
             }
             return new ReconnectingClient(this);
         }

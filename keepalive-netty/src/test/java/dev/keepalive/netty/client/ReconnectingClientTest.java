@@ -125,7 +125,7 @@ class ReconnectingClientTest {
         assertEquals(DeadPeerReason.CLOSED_BY_PEER, lost.reason());
         ConnectionEvent retry = events.stream().filter(e -> e.type() == ConnectionEvent.Type.RECONNECTING)
                 .findFirst().orElseThrow();
-        assertEquals(1, retry.attempt());
+        assertEquals(2, retry.attempt(), "a connection shorter than backoffResetAfter keeps the sequence going");
         assertTrue(retry.delay().compareTo(ofMillis(20)) <= 0, "first delay within the backoff's first step");
         client.send("two\n").join();
         await().atMost(ofSeconds(5)).until(() -> server.lines.contains("two"));
@@ -375,8 +375,19 @@ class ReconnectingClientTest {
     @Test
     void builderRefusesAMissingPipelineOrKeepaliveHandler() throws Exception {
         Bootstrap b = new Bootstrap().group(group).channel(NioSocketChannel.class);
-        assertThrows(IllegalStateException.class, () -> ReconnectingClient.builder(b)
-                .endpoint("localhost", 1).build());
+        assertEquals("a pipeline initializer is required: call pipeline((ch, keepalive) -> ...)",
+                assertThrows(IllegalStateException.class, () -> ReconnectingClient.builder(b)
+                        .endpoint("localhost", 1).build()).getMessage());
+        assertTrue(assertThrows(IllegalStateException.class, () -> ReconnectingClient.builder(
+                new Bootstrap().group(group)).endpoint("localhost", 1).pipeline((ch, k) -> { }).build())
+                .getMessage().startsWith("the bootstrap has no channel type: call bootstrap.channel("));
+        assertTrue(assertThrows(IllegalStateException.class, () -> ReconnectingClient.builder(
+                new Bootstrap().group(group).channel(NioSocketChannel.class).handler(new LineBasedFrameDecoder(1)))
+                .endpoint("localhost", 1).pipeline((ch, k) -> { }).build())
+                .getMessage().contains("the bootstrap already has a handler"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> ReconnectingClient.builder(
+                new Bootstrap().channel(NioSocketChannel.class))).getMessage().startsWith("bootstrap must have its "
+                + "event loop group set"));
         LineServer server = server(KEEPALIVE);
         ReconnectingClient client = started(ReconnectingClient.builder(b).endpoints(List.of(server.address()))
                 .pipeline((Channel ch, dev.keepalive.netty.KeepaliveHandler k) -> { })
@@ -385,6 +396,6 @@ class ReconnectingClientTest {
         await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CLOSED);
         assertEquals(1, count(ConnectionEvent.Type.CONNECT_FAILED));
         assertTrue(String.valueOf(events.stream().filter(e -> e.type() == ConnectionEvent.Type.CONNECT_FAILED)
-                .findFirst().orElseThrow().cause()).contains("must add the KeepaliveHandler"));
+                .findFirst().orElseThrow().cause()).contains("did not add the KeepaliveHandler it is given"));
     }
 }

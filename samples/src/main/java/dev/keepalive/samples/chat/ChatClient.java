@@ -161,6 +161,7 @@ public final class ChatClient implements AutoCloseable {
                     return c.welcomed;
                 })
                 .acknowledgements(m -> m instanceof Msg ? ((Msg) m).id() : -1, ChatProtocol::ackId)
+                .ackTimeout(QUEUE_TIME) // a message waits for its acknowledgement as long as for a connection
                 .messageSize(m -> m instanceof Msg ? 16 + ((Msg) m).text().length() : 16)
                 .listener(this::connectionEvent)
                 .build();

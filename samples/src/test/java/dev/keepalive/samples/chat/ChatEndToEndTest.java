@@ -94,7 +94,8 @@ class ChatEndToEndTest {
         alice.err.await(event("peer-dead", "\"reason\":\"PING_TIMEOUT\"").asMatchPredicate(), WAIT, "peer-dead");
         alice.err.await(event("disconnected", "\"reason\":\"PING_TIMEOUT\"").asMatchPredicate(), WAIT,
                 "disconnected");
-        alice.err.await(event("reconnecting", "\"attempt\":1", "\"delayMs\":").asMatchPredicate(), WAIT,
+        // The lost connection lasted less than backoffResetAfter (10 s): the backoff sequence goes on at attempt 2.
+        alice.err.await(event("reconnecting", "\"attempt\":2", "\"delayMs\":").asMatchPredicate(), WAIT,
                 "reconnecting");
         alice.err.await(event("connected").asMatchPredicate(), 2, WAIT, "connected again");
         server.err.await(event("client-joined", "\"name\":\"alice\"").asMatchPredicate(), 2, WAIT, "alice rejoined");
