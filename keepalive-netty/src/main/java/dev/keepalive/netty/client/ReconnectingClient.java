@@ -19,6 +19,7 @@ import dev.keepalive.reconnect.WriteBufferFullException;
 import dev.keepalive.reconnect.WriteExpiredException;
 import dev.keepalive.reconnect.internal.ConnectionMachine;
 import dev.keepalive.reconnect.internal.ConnectionMachine.Action;
+import dev.keepalive.reconnect.internal.PingRateBackoff;
 import io.github.resilience4j.circuitbreaker.CallNotPermittedException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.netty.bootstrap.Bootstrap;
@@ -97,7 +98,10 @@ import java.util.function.ToLongFunction;
  *   <li>Each attempt resolves the host name again; a failed endpoint rotates to the next one, and an optional
  *       circuit breaker per endpoint skips endpoints that keep failing. After a close or a reset by the peer (a
  *       restart) the same endpoint is tried first; after a dead-peer verdict, the next one.</li>
- *   <li>A peer that closed the connection for {@link DeadPeerReason#TOO_MANY_PINGS} is pinged half as often.</li>
+ *   <li>A peer that closed the connection for {@link DeadPeerReason#TOO_MANY_PINGS} (it told us) is pinged half
+ *       as often on the next connection, at most {@link PingRateBackoff#MAX_FACTOR} times less often than
+ *       configured; each later connection that stays up for ten of the raised intervals brings the rate back by
+ *       half. Closing a flooding peer ourselves ({@link DeadPeerReason#PEER_PINGED_TOO_OFTEN}) changes nothing.</li>
  * </ul>
  *
  * <h2>Bounds and lifecycle</h2>
@@ -148,6 +152,10 @@ public final class ReconnectingClient implements AutoCloseable {
     private final Set<Channel> opened = new HashSet<>();
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
     private volatile KeepaliveSettings settings;
+    private final PingRateBackoff pingRate;
+    /** When the current connection was proven, in ticker nanoseconds; valid while {@link #provenConnection}. */
+    private long provenAt;
+    private boolean provenConnection;
     private Channel connecting;
     private Channel channel;
     private KeepaliveHandler keepalive;
@@ -163,6 +171,7 @@ public final class ReconnectingClient implements AutoCloseable {
         this.endpoints = List.copyOf(b.endpoints);
         this.pipeline = b.pipeline;
         this.settings = b.settings;
+        this.pingRate = new PingRateBackoff(b.settings.pingInterval());
         this.probe = b.probe;
         this.keepaliveListener = b.keepaliveListener;
         this.policy = b.policy;
@@ -468,6 +477,8 @@ public final class ReconnectingClient implements AutoCloseable {
 
     /** CONNECTED: queued (and re-queued) sends go out in order, before any new send. */
     private void proven(Channel ch) {
+        provenConnection = true;
+        provenAt = ticker.nanoTime();
         sends.proven(ch, keepalive);
     }
 
@@ -481,20 +492,38 @@ public final class ReconnectingClient implements AutoCloseable {
         PeerDeadException dead = handler.deadCause();
         DeadPeerReason reason = dead == null ? null : dead.reason();
         sends.connectionLost(dead);
-        if (reason == DeadPeerReason.TOO_MANY_PINGS) {
-            pingLessOften();
-        }
+        Duration upFor = provenConnection ? Duration.ofNanos(ticker.nanoTime() - provenAt) : Duration.ZERO;
+        provenConnection = false;
+        adjustPingRate(reason, upFor);
         act(machine.onChannelClosed(reason, dead));
     }
 
-    private void pingLessOften() {
-        Duration doubled = settings.pingInterval().multipliedBy(2);
+    /**
+     * Told {@link DeadPeerReason#TOO_MANY_PINGS} by the peer: ping half as often on the next connection, up to
+     * {@link PingRateBackoff#MAX_FACTOR} times the configured interval; after connections that stayed healthy, come
+     * back down toward it (see {@link PingRateBackoff}). Closing a flooding peer ourselves changes nothing.
+     */
+    private void adjustPingRate(DeadPeerReason reason, Duration upFor) {
+        Duration before = settings.pingInterval();
+        Duration next = pingRate.onConnectionEnded(reason, upFor);
+        if (next.equals(before)) {
+            if (reason == DeadPeerReason.TOO_MANY_PINGS) {
+                log.warn("The peer closed the connection for too many pings again; the ping interval stays at its "
+                        + "cap of {} ({} x the configured {})", before, PingRateBackoff.MAX_FACTOR,
+                        pingRate.configured());
+            }
+            return;
+        }
         try {
-            settings = settings.toBuilder().pingInterval(doubled).build();
-            log.warn("The peer closed the connection for too many pings: pinging every {} from now on", doubled);
+            settings = settings.toBuilder().pingInterval(next).build();
+            if (reason == DeadPeerReason.TOO_MANY_PINGS) {
+                log.warn("The peer closed the connection for too many pings: pinging every {} from now on", next);
+            } else {
+                log.info("A connection stayed healthy for {} at the lower ping rate: pinging every {} again", upFor,
+                        next);
+            }
         } catch (IllegalArgumentException e) {
-            log.warn("The peer closed the connection for too many pings, but the ping interval cannot double: {}",
-                    e.getMessage());
+            log.warn("The ping interval cannot change from {} to {}: {}", before, next, e.getMessage());
         }
     }
 
