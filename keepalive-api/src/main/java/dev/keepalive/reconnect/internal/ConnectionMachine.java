@@ -201,7 +201,7 @@ public final class ConnectionMachine {
         }
         if (state == ConnectionState.CONNECTING && attemptFailure == null) {
             attemptFailure = new TimeoutException("the connection was not proven within connectTimeout "
-                    + policy.connectTimeout() + " (" + (channelOpen ? "connected; " + (hookDone ? "" : "the "
+                    + readable(policy.connectTimeout()) + " (" + (channelOpen ? "connected; " + (hookDone ? "" : "the "
                     + "on-connected hook did not complete; ") + (peerAnswered ? "" : "the peer did not answer")
                     : "the TCP connect did not complete") + ")");
             return Action.CLOSE_CHANNEL;
@@ -435,5 +435,11 @@ public final class ConnectionMachine {
     public Duration disconnectedTime(long now) {
         return Duration.ofNanos(disconnectedNanos + (state == ConnectionState.CONNECTED
                 || state == ConnectionState.CLOSED ? 0 : now - disconnectedSince));
+    }
+
+    /** A duration as people write it in this library's messages: {@code 5s}, {@code 250ms}. */
+    static String readable(java.time.Duration d) {
+        long millis = d.toMillis();
+        return millis % 1000 == 0 ? millis / 1000 + "s" : millis + "ms";
     }
 }
