@@ -4,6 +4,7 @@ import dev.keepalive.DeadPeerReason;
 import dev.keepalive.KeepaliveListener;
 import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.PeerDeadException;
+import dev.keepalive.netty.KeepaliveSocketTest.Death;
 import dev.keepalive.testsupport.Loopback;
 import dev.keepalive.testsupport.Transport;
 import io.netty.bootstrap.Bootstrap;
@@ -22,7 +23,6 @@ import org.junit.jupiter.api.Test;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
@@ -59,17 +59,6 @@ class LivePeerSocketTest {
 
     private static KeepaliveSettings.Builder fast() {
         return KeepaliveSettings.builder().pingInterval(I).pingTimeout(T).pingsMissedBeforeDead(1).pingJitter(0);
-    }
-
-    static final class Death implements KeepaliveListener {
-        final CompletableFuture<PeerDeadException> cause = new CompletableFuture<>();
-        volatile long at;
-
-        @Override
-        public void onPeerDead(PeerDeadException e) {
-            at = System.nanoTime();
-            cause.complete(e);
-        }
     }
 
     /** A server whose children answer pings with a keepalive handler (pinging every 30 s themselves). */
