@@ -173,8 +173,10 @@ class ReasonsSocketTest {
                 ch.config().setOption(ChannelOption.SO_RCVBUF, 16 * 1024);
             });
             KeepaliveEvents events = new KeepaliveEvents();
+            // 3 s: zero-window probes back off from 200 ms (0.2, 0.6, 1.4, 3.0 s), so the last acknowledgement at the
+            // abort is about half the user timeout old, far from the 7/8 that marks a path gone (at 1 s it is 60-80 %).
             KeepaliveSettings settings = KeepaliveSettings.builder().readIdleTimeout(ofSeconds(60))
-                    .tcpUserTimeout(ofSeconds(1)).build();
+                    .tcpUserTimeout(ofSeconds(3)).build();
             KeepaliveHandler handler = KeepaliveHandler.builder(settings).probe(KeepaliveProbe.passive())
                     .listener(events).build();
             SocketChannel client = net.connect(server, c -> {

@@ -133,10 +133,12 @@ public final class KernelDiagnosis {
      * it has dropped the unacknowledged data and reset its probe count, but it still knows when the last
      * acknowledgement came and whether retransmission timeouts were running.
      * <ul>
-     *   <li>retransmission timeouts: {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE};</li>
      *   <li>an acknowledgement well within the user timeout (less than 7/8 of it ago): the peer's host answered
-     *       our zero-window probes until TCP_USER_TIMEOUT ran out (Linux bounds zero-window probing with it),
-     *       {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING}: a peer that stopped reading;</li>
+     *       until TCP_USER_TIMEOUT ran out, as it does for our zero-window probes (Linux bounds zero-window probing
+     *       with it), {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING}: a peer that stopped reading. This holds also
+     *       when some segments were retransmitted (a receiver whose tiny buffer is full drops in-window segments):
+     *       a path that is gone brings no acknowledgement at all for the whole user timeout;</li>
+     *   <li>retransmission timeouts without such an acknowledgement: {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE};</li>
      *   <li>otherwise nothing was acknowledged for the whole user timeout or keepalive bound (keepalive probes
      *       unanswered): {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE}.</li>
      * </ul>
@@ -148,9 +150,6 @@ public final class KernelDiagnosis {
     public static PeerDiagnosis diagnoseKernelTimeout(TcpInfo info, int userTimeoutMillis) {
         if (info == null) {
             return PeerDiagnosis.UNKNOWN;
-        }
-        if (info.retransmits() > 0) {
-            return PeerDiagnosis.HOST_OR_PATH_UNREACHABLE;
         }
         if (userTimeoutMillis > 0 && info.lastAckRecvMillis() * 8 < userTimeoutMillis * 7L) {
             return PeerDiagnosis.APPLICATION_NOT_ANSWERING;

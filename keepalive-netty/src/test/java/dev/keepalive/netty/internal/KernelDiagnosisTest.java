@@ -78,5 +78,8 @@ class KernelDiagnosisTest {
                 KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 0, 0, 580, 5_000), 1_000));
         assertEquals(PeerDiagnosis.APPLICATION_NOT_ANSWERING,
                 KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 0, 0, 1_700, 5_000), 2_000));
+        // A full receive buffer also drops in-window segments: retransmissions, yet the host kept acknowledging.
+        assertEquals(PeerDiagnosis.APPLICATION_NOT_ANSWERING,
+                KernelDiagnosis.diagnoseKernelTimeout(new TcpInfo(0, 2, 0, 600, 5_000), 1_000));
     }
 }
