@@ -282,13 +282,10 @@ public final class LivenessMonitor {
 
     /**
      * A message arrived (any message, including pings and pongs). Hot path: sets a flag; the time is taken once
-     * per read, at {@link #onReadComplete()}.
-     *
-     * @return {@code false}: traffic never needs the timer re-armed
+     * per read, at {@link #onReadComplete()}. Traffic never needs the timer re-armed.
      */
-    public boolean onInbound() {
+    public void onInbound() {
         inboundPending = true;
-        return false;
     }
 
     /**

@@ -198,6 +198,8 @@ class LivenessMonitorTest {
         Random random = new Random(3);
         LivenessMonitor m = new LivenessMonitor(s, ticker, true, random::nextDouble);
         m.onActive();
+        m.onInbound();
+        assertTrue(m.onReadComplete(), "only the first byte re-arms (read idle and the ordinary rules start)");
         long end = ticker.nanoTime() + Duration.ofSeconds(120).toNanos();
         int steps = 0;
         while (end - ticker.nanoTime() > 0 && steps++ < 100_000) {
@@ -207,8 +209,10 @@ class LivenessMonitorTest {
                 m.onTimer(ticker.nanoTime());
             }
             ticker.set(next);
-            assertFalse(m.onInbound(), "traffic never re-arms the timer");
-            m.onReadComplete();
+            long deadline = m.deadline();
+            m.onInbound();
+            assertFalse(m.onReadComplete(), "traffic never re-arms the timer");
+            assertEquals(deadline, m.deadline(), "nor moves its deadline");
         }
         assertEquals(0, m.stats().pingsSent(), "a busy connection sends no pings");
     }

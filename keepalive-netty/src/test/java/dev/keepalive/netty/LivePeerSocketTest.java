@@ -297,9 +297,10 @@ class LivePeerSocketTest {
 
     @Test
     void pingsQueuedBehindAServerStallAreABacklogNotAFlood() {
-        // The server allows no strike at all: on today's rules any two pings read together would close the client.
+        // The server allows one strike: counted per ping, the three or more pings read together after the stall would
+        // close the client. (One strike is left for a retry that may follow the backlog closer than 150 ms.)
         KeepaliveSettings serverSettings = fast().pingInterval(ofSeconds(30)).minPeerPingInterval(ofMillis(150))
-                .peerPingStrikes(0).build();
+                .peerPingStrikes(1).build();
         AtomicReference<KeepaliveHandler> serverSide = new AtomicReference<>();
         Death serverDeath = new Death();
         Channel server = new ServerBootstrap().group(serverGroup).channel(Transport.NIO.server())
@@ -319,13 +320,13 @@ class LivePeerSocketTest {
             KeepaliveHandler client = KeepaliveHandler.builder(clientSettings).listener(clientDeath).build();
             SocketChannel ch = connect(server, client, true);
             await().atMost(ofSeconds(5)).until(() -> client.stats().pongsReceived() >= 1);
-            // The server's loop stalls for 700 ms: the client's ping and two retries queue up.
-            serverGroup.next().execute(() -> LockSupport.parkNanos(ofMillis(700).toNanos()));
+            // The server's loop stalls for 900 ms: the client's ping and at least two retries queue up.
+            serverGroup.next().execute(() -> LockSupport.parkNanos(ofMillis(900).toNanos()));
             await().atMost(ofSeconds(5)).until(() -> serverSide.get().stats().peerPingsReceived() >= 4);
             Duration watch = clientSettings.idleDetectionBound();
             await().during(watch).atMost(watch.plus(ofSeconds(2)))
                     .until(() -> !serverDeath.cause.isDone() && !clientDeath.cause.isDone() && ch.isOpen());
-            assertEquals(0, serverSide.get().stats().peerPingStrikes(), serverSide.get().stats().toString());
+            assertTrue(serverSide.get().stats().peerPingStrikes() <= 1, serverSide.get().stats().toString());
         } finally {
             server.close().syncUninterruptibly();
         }
