@@ -14,6 +14,7 @@ import dev.keepalive.core.LivenessMonitor.PingCause;
 import dev.keepalive.core.LivenessMonitor.PongResult;
 import dev.keepalive.core.LoopHealth;
 import dev.keepalive.netty.internal.ConnectionEnd;
+import dev.keepalive.netty.internal.DeadChannelWrites;
 import dev.keepalive.netty.internal.IoErrors;
 import dev.keepalive.netty.internal.KernelDiagnosis;
 import dev.keepalive.netty.internal.ProbeSettingsCheck;
@@ -122,10 +123,11 @@ import java.util.function.DoubleSupplier;
  *
  * <h2>On a dead peer</h2>
  * The handler fails every pending write with a {@link PeerDeadException} that names the reason, fires that
- * exception through the pipeline ({@code exceptionCaught}), tells the listener, and closes the channel. Writes that
- * still reach the handler fail with the same exception; once the closed channel is deregistered, Netty removes its
- * handlers and fails later writes itself with a {@code ClosedChannelException} ({@link #deadCause()} still says
- * why). A reset or a kernel timeout reported by the transport is replaced in the pipeline by a
+ * exception through the pipeline ({@code exceptionCaught}), tells the listener, and closes the channel. Later
+ * writes fail with the same exception, also once the closed channel is deregistered and Netty has removed its
+ * handlers: the handler leaves a small one in their place that fails every write with it. (A write another thread
+ * aimed at the handler before that removal, and that runs after it, gets Netty's {@code ClosedChannelException};
+ * {@link #deadCause()} still says why.) A reset or a kernel timeout reported by the transport is replaced in the pipeline by a
  * {@link PeerDeadException} whose cause is the original error, whether a read or a write met it first (a write's
  * error, which the transport reports to no handler, is fired as the {@link PeerDeadException}).
  *
@@ -379,6 +381,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             ctx.channel().closeFuture().removeListener(closeListener);
         }
         destroy();
+        PeerDeadException dead = deadCause;
+        if (dead != null && !ctx.channel().isOpen() && !ctx.channel().isRegistered()) {
+            DeadChannelWrites.install(ctx.pipeline(), dead); // Netty is removing the closed channel's handlers
+        }
     }
 
     @Override

@@ -215,4 +215,81 @@ class ReasonsSocketTest {
             assertNull(handler.deadCause());
         }
     }
+
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void writesAfterAVerdictFailWithTheVerdictEvenAfterNettyRemovedTheHandlers(Transport transport) throws Exception {
+        try (Loopback net = loopback(transport)) {
+            Channel server = net.server(ch -> Loopback.framed(ch, new KeepaliveSocketTest.Silent()));
+            KeepaliveEvents events = new KeepaliveEvents();
+            KeepaliveSettings fast = KeepaliveSettings.builder().pingInterval(ofMillis(300)).pingTimeout(ofMillis(200))
+                    .pingsMissedBeforeDead(2).pingJitter(0).build();
+            KeepaliveHandler handler = KeepaliveHandler.builder(fast).listener(events).build();
+            SocketChannel client = net.connect(server, ch -> Loopback.framed(ch, handler));
+            PeerDeadException e = events.death.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            assertEquals(DeadPeerReason.PING_TIMEOUT, e.reason());
+            assertLaterWritesFailWith(client, e);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void writesAfterAPeerCloseFailWithTheReasonEvenAfterNettyRemovedTheHandlers(Transport transport)
+            throws Exception {
+        try (Loopback net = loopback(transport)) {
+            CompletableFuture<SocketChannel> accepted = new CompletableFuture<>();
+            Channel server = net.server(ch -> {
+                Loopback.framed(ch);
+                accepted.complete(ch);
+            });
+            KeepaliveEvents events = new KeepaliveEvents();
+            KeepaliveHandler handler = KeepaliveHandler.builder(quiet()).listener(events).build();
+            SocketChannel client = net.connect(server, c -> Loopback.framed(c, handler));
+            SocketChannel peer = accepted.get(5, TimeUnit.SECONDS);
+            peer.config().setOption(ChannelOption.SO_LINGER, 0);
+            assertTrue(peer.close().await(5, TimeUnit.SECONDS), "closed"); // a RST
+            PeerDeadException e = events.death.get(WAIT.toMillis(), TimeUnit.MILLISECONDS);
+            assertEquals(DeadPeerReason.RESET_BY_PEER, e.reason(), e.getMessage());
+            assertLaterWritesFailWith(client, e);
+        }
+    }
+
+    /** The other edge: a close the application asked for is no death, and Netty's own error stays. */
+    @ParameterizedTest
+    @EnumSource(Transport.class)
+    void writesAfterALocalCloseFailAsNettyFailsThem(Transport transport) throws Exception {
+        try (Loopback net = loopback(transport)) {
+            Channel server = net.server(ch -> Loopback.framed(ch));
+            KeepaliveHandler handler = KeepaliveHandler.builder(quiet()).build();
+            SocketChannel client = net.connect(server, c -> Loopback.framed(c, handler));
+            client.close().sync();
+            await().atMost(WAIT).until(() -> !client.isRegistered());
+            ChannelFuture later = client.writeAndFlush(client.alloc().buffer(4).writeInt(7));
+            assertTrue(later.await(5, TimeUnit.SECONDS), "the write completed");
+            assertInstanceOf(java.nio.channels.ClosedChannelException.class, later.cause());
+            assertNull(handler.deadCause());
+            assertNull(client.pipeline().first(), "nothing is left in the pipeline: " + client.pipeline().names());
+        }
+    }
+
+    /**
+     * Once the closed channel is deregistered, Netty removes every handler; a write issued then, from the event loop
+     * or from another thread, still fails with the verdict, and its buffer is released (the leak detector checks).
+     */
+    private static void assertLaterWritesFailWith(SocketChannel client, PeerDeadException e) throws Exception {
+        await().atMost(WAIT).until(() -> !client.isRegistered());
+        await().atMost(WAIT).until(() -> client.pipeline().get(KeepaliveHandler.class) == null);
+        ChannelFuture fromOutside = client.writeAndFlush(client.alloc().buffer(4).writeInt(7));
+        assertTrue(fromOutside.await(5, TimeUnit.SECONDS), "the write completed");
+        assertEquals(e, fromOutside.cause(), "a write from another thread fails with the verdict");
+        ChannelFuture fromLoop = client.eventLoop()
+                .submit(() -> client.writeAndFlush(client.alloc().buffer(4).writeInt(8))).get(5, TimeUnit.SECONDS);
+        assertTrue(fromLoop.await(5, TimeUnit.SECONDS), "the write completed");
+        assertEquals(e, fromLoop.cause(), "a write from the event loop fails with the verdict");
+        // (From the event loop: Netty 4.1 runs a write without flush from another thread only when the loop wakes.)
+        ChannelFuture unflushed = client.eventLoop()
+                .submit(() -> client.write(client.alloc().buffer(4).writeInt(9))).get(5, TimeUnit.SECONDS);
+        assertTrue(unflushed.await(5, TimeUnit.SECONDS), "the write completed");
+        assertEquals(e, unflushed.cause(), "a write never flushed fails with the verdict too");
+    }
 }
