@@ -88,6 +88,14 @@ public final class InMemorySessionStore implements SessionStore {
     }
 
     @Override
+    public synchronized List<DetachedSession> takeAll() {
+        List<DetachedSession> all = new ArrayList<>(sessions.values());
+        sessions.clear();
+        bytes = 0;
+        return all;
+    }
+
+    @Override
     public synchronized int size() {
         return sessions.size();
     }

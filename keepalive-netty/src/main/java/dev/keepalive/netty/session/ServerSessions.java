@@ -49,10 +49,13 @@ import java.util.concurrent.TimeUnit;
  * </ul>
  * Thread-safe; handlers run on their channels' event loops.
  */
-public final class ServerSessions {
+public final class ServerSessions implements AutoCloseable {
     private final SessionFraming framing;
     private final SessionSettings settings;
     private final SessionStore store;
+    private final boolean ownsStore;
+    /** Closed: sessions detached from now on expire at once. Guarded by this. */
+    private boolean closed;
     private final SessionListener listener;
     private final Ticker ticker;
     private final SessionCounters counters = new SessionCounters();
@@ -63,6 +66,7 @@ public final class ServerSessions {
         this.framing = b.framing;
         this.settings = b.settings;
         this.store = b.store != null ? b.store : new InMemorySessionStore();
+        this.ownsStore = b.store == null;
         this.listener = b.listener;
         this.ticker = b.ticker;
     }
@@ -114,7 +118,40 @@ public final class ServerSessions {
         }
     }
 
+    /**
+     * Ends this server's sessions for good: those attached to its connections, those detached later, and, when the
+     * store is this server's own default one, those it keeps (a shared store keeps its sessions for the other
+     * servers; {@link #expireAllStored()} ends them). Their unacknowledged writes fail with
+     * {@link SessionExpiredException} and their messages are released. Call it after closing the server's channels.
+     */
+    @Override
+    public void close() {
+        List<SessionState> attachedNow;
+        synchronized (this) {
+            closed = true;
+            attachedNow = new ArrayList<>(live.values());
+            live.clear();
+        }
+        for (SessionState s : attachedNow) {
+            expire(s, "the server closed");
+        }
+        if (ownsStore) {
+            expireAllStored();
+        }
+    }
+
+    /** Ends every session of the store, as when it expires. */
+    public void expireAllStored() {
+        for (DetachedSession d : store.takeAll()) {
+            expire(d.state, "the servers stopped");
+        }
+    }
+
     synchronized void hello(SessionHandler h, Frame f) throws SessionProtocolException {
+        if (closed) {
+            h.tellExpired(f.id);
+            return;
+        }
         if (!f.resume) {
             if (f.ack != 0) {
                 throw new SessionProtocolException("a new session " + f.id + " cannot have delivered message "
@@ -153,6 +190,7 @@ public final class ServerSessions {
     /** A handler's connection ended while it carried {@code s}. */
     void detached(SessionState s, EventExecutor loop) {
         List<DetachedSession> dropped;
+        boolean closing;
         long timeout = settings.detachedTimeout().toNanos();
         synchronized (this) {
             int messages;
@@ -165,10 +203,16 @@ public final class ServerSessions {
                 bytes = s.core.bytes();
             }
             live.remove(s.id, s);
-            dropped = store.put(new DetachedSession(s, messages, bytes, ticker.nanoTime() + timeout));
+            closing = closed;
+            if (closed) {
+                dropped = List.of(new DetachedSession(s, messages, bytes, ticker.nanoTime()));
+            } else {
+                dropped = store.put(new DetachedSession(s, messages, bytes, ticker.nanoTime() + timeout));
+            }
         }
         for (DetachedSession d : dropped) {
-            expire(d.state, "the session store dropped it to stay within its budget");
+            expire(d.state, closing ? "the server closed"
+                    : "the session store dropped it to stay within its budget");
         }
         try {
             loop.schedule(this::expireDue, timeout, TimeUnit.NANOSECONDS);

@@ -396,6 +396,12 @@ final class SessionHandler extends ChannelDuplexHandler {
                 promise.tryFailure(s.ended);
                 return;
             }
+            if (s.attached != null && s.attached != this) {
+                // The session moved to a newer connection: a message kept here would never be written there.
+                ReferenceCountUtil.release(msg);
+                promise.tryFailure(new ClosedChannelException());
+                return;
+            }
             long size = codec.size(msg);
             Exception full = s.core.checkRoom(size);
             if (full != null) {

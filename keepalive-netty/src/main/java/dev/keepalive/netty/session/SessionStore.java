@@ -26,6 +26,9 @@ public interface SessionStore {
     /** Removes and returns the sessions whose {@link DetachedSession#expiresAt()} is not after {@code now}. */
     List<DetachedSession> expire(long now);
 
+    /** Removes and returns every session (when the servers stop for good). */
+    List<DetachedSession> takeAll();
+
     /** The sessions kept now. */
     int size();
 

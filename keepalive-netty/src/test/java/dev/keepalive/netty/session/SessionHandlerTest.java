@@ -11,6 +11,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.embedded.EmbeddedChannel;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -52,13 +53,30 @@ class SessionHandlerTest {
         }
     };
 
+    private final List<AutoCloseable> sessionsToClose = new ArrayList<>();
+
+    /** Ends every session the test made, releasing what they keep (the leak check runs after this). */
+    @AfterEach
+    void closeSessions() throws Exception {
+        for (AutoCloseable c : sessionsToClose) {
+            c.close();
+        }
+    }
+
     private ClientSession client(SessionSettings settings) {
-        return ClientSession.builder(SessionFraming.binary()).settings(settings).ticker(ticker).build();
+        return track(ClientSession.builder(SessionFraming.binary()).settings(settings).ticker(ticker).build());
     }
 
     private ServerSessions server(SessionSettings settings, SessionStore store) {
-        return ServerSessions.builder(SessionFraming.binary()).settings(settings).store(store).ticker(ticker)
-                .listener(recording).build();
+        ServerSessions s = track(ServerSessions.builder(SessionFraming.binary()).settings(settings).store(store)
+                .ticker(ticker).listener(recording).build());
+        sessionsToClose.add(s::expireAllStored);
+        return s;
+    }
+
+    private <T extends AutoCloseable> T track(T t) {
+        sessionsToClose.add(t);
+        return t;
     }
 
     private static List<String> numbered(String prefix, int from, int to) {
@@ -253,8 +271,8 @@ class SessionHandlerTest {
 
     @Test
     void linesFramingCarriesStringsAndBuffers() {
-        ClientSession session = ClientSession.builder(SessionFraming.lines()).ticker(ticker).build();
-        ServerSessions sessions = ServerSessions.builder(SessionFraming.lines()).ticker(ticker).build();
+        ClientSession session = track(ClientSession.builder(SessionFraming.lines()).ticker(ticker).build());
+        ServerSessions sessions = track(ServerSessions.builder(SessionFraming.lines()).ticker(ticker).build());
         try (EmbeddedPair pair = new EmbeddedPair(session, sessions, ticker)) {
             pair.pump();
             pair.client.writeAndFlush("hello there\n");

@@ -58,6 +58,7 @@ class SessionFaultsTest {
     @Test
     void nothingLostNothingRepeatedAcrossResetBlackHoleAndFirewallExpiry(FirewallProxyFactory proxies) {
         ServerSessions sessions = ServerSessions.builder(SessionFraming.binary()).build();
+        closing.add(sessions);
         List<String> atServer = new CopyOnWriteArrayList<>();
         SessionPeers.Server server = server(sessions, atServer);
         FirewallProxy proxy = proxies.start(server.address());
@@ -103,6 +104,9 @@ class SessionFaultsTest {
         InMemorySessionStore store = new InMemorySessionStore();
         ServerSessions first = ServerSessions.builder(SessionFraming.binary()).store(store).build();
         ServerSessions second = ServerSessions.builder(SessionFraming.binary()).store(store).build();
+        closing.add(first::expireAllStored);
+        closing.add(first);
+        closing.add(second);
         List<String> atServers = new CopyOnWriteArrayList<>();
         SessionPeers.Server a = server(first, atServers);
         SessionPeers.Server b = server(second, atServers);
