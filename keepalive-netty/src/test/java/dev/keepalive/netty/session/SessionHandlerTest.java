@@ -270,6 +270,34 @@ class SessionHandlerTest {
     }
 
     @Test
+    void aWriteReachingTheOldConnectionAfterATakeoverFailsAndLeavesNoGap() {
+        ClientSession session = client(SessionSettings.defaults());
+        ServerSessions sessions = server(SessionSettings.defaults(), new InMemorySessionStore());
+        EmbeddedPair old = new EmbeddedPair(session, sessions, ticker);
+        old.pump();
+        io.netty.channel.ChannelHandlerContext oldCtx = old.server.pipeline().context(SessionHandler.class);
+        old.client.close();
+        EmbeddedPair.drop(old.client);
+        EmbeddedPair fresh = new EmbeddedPair(session, sessions, ticker);
+        try {
+            fresh.pump();
+            // As on a real event loop, where the old pipeline lives on for a moment after its close: the server's
+            // application writes to the connection it knew.
+            io.netty.channel.ChannelPromise late = oldCtx.newPromise();
+            ((SessionHandler) oldCtx.handler()).write(oldCtx, buf("to the old connection"), late);
+            assertInstanceOf(java.nio.channels.ClosedChannelException.class, late.cause());
+            ChannelFuture next = fresh.server.writeAndFlush(buf("next"));
+            fresh.pump();
+            assertTrue(next.isSuccess());
+            assertEquals(List.of("next"), fresh.clientApp.received, "no gap, no protocol error");
+            assertEquals(0, sessions.stats().protocolErrors() + session.stats().protocolErrors());
+        } finally {
+            fresh.close();
+            old.close();
+        }
+    }
+
+    @Test
     void linesFramingCarriesStringsAndBuffers() {
         ClientSession session = track(ClientSession.builder(SessionFraming.lines()).ticker(ticker).build());
         ServerSessions sessions = track(ServerSessions.builder(SessionFraming.lines()).ticker(ticker).build());
