@@ -77,7 +77,7 @@ public final class ClientSession implements AutoCloseable {
 
     /** A handler for one new connection of this session. */
     public ChannelHandler newHandler() {
-        return new SessionHandler(this, null, framing.codec, ticker, listener, counters);
+        return new ClientSessionHandler(this, framing.codec, ticker, listener, counters);
     }
 
     /**
@@ -88,8 +88,8 @@ public final class ClientSession implements AutoCloseable {
      */
     public CompletableFuture<Void> resume(Channel channel) {
         for (var entry : channel.pipeline()) {
-            if (entry.getValue() instanceof SessionHandler) {
-                return ((SessionHandler) entry.getValue()).open;
+            if (entry.getValue() instanceof ClientSessionHandler) {
+                return ((ClientSessionHandler) entry.getValue()).open;
             }
         }
         throw new IllegalArgumentException("the pipeline of " + channel + " has no session handler: add "
@@ -132,14 +132,14 @@ public final class ClientSession implements AutoCloseable {
     void expired(SessionState s) {
         SessionExpiredException cause;
         int lost;
-        SessionHandler handler;
+        ClientSessionHandler handler;
         synchronized (s) {
             cause = new SessionExpiredException(s.id, "the server no longer knows session " + s.id + " (it "
                     + "expired, or the server lost it): " + s.core.messages() + " message(s) not acknowledged may "
                     + "or may not have arrived");
             s.ended = cause;
             lost = s.core.failAll(cause);
-            handler = s.attached;
+            handler = (ClientSessionHandler) s.attached;
             s.attached = null;
             state = new SessionState(newId(), settings, counters);
         }

@@ -78,7 +78,7 @@ public final class ServerSessions implements AutoCloseable {
 
     /** A handler for one accepted connection. */
     public ChannelHandler newHandler() {
-        return new SessionHandler(null, this, framing.codec, ticker, listener, counters);
+        return new ServerSessionHandler(this, framing.codec, ticker, listener, counters);
     }
 
     /** The store of detached sessions. */
@@ -147,7 +147,7 @@ public final class ServerSessions implements AutoCloseable {
         }
     }
 
-    synchronized void hello(SessionHandler h, Frame f) throws SessionProtocolException {
+    synchronized void hello(ServerSessionHandler h, Frame f) throws SessionProtocolException {
         if (closed) {
             h.tellExpired(f.id);
             return;

@@ -15,20 +15,19 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 
 import java.nio.channels.ClosedChannelException;
-import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One connection's session handler, for a {@link ClientSession} or for {@link ServerSessions}: translates frames
- * into calls on the session's {@link SessionCore} and the core's answers into frames. Runs on the channel's event
- * loop; the session state it touches is guarded by the state's monitor.
+ * One connection's session handler: translates frames into calls on the session's {@link SessionCore} and the core's
+ * answers into frames. What is common to both roles is here (data, acknowledgements and their pacing, writes,
+ * writability); the handshake is the role's ({@link ClientSessionHandler}, {@link ServerSessionHandler}). Runs on
+ * the channel's event loop; the session state it touches is guarded by the state's monitor.
  */
-final class SessionHandler extends ChannelDuplexHandler {
+abstract class SessionHandler extends ChannelDuplexHandler {
     /** The user-defined writability bit the handler clears while the session's buffer is nearly full. */
     static final int WRITABILITY_INDEX = 17;
 
-    private enum Phase {
+    enum Phase {
         /** Not active yet. */
         IDLE,
         /** Client: HELLO sent, waiting for RESUMED or EXPIRED. Server: waiting for HELLO. */
@@ -39,30 +38,25 @@ final class SessionHandler extends ChannelDuplexHandler {
         ENDED
     }
 
-    private static final ChannelFutureListener CLOSE_ON_FAILURE = f -> {
+    static final ChannelFutureListener CLOSE_ON_FAILURE = f -> {
         if (!f.isSuccess() && f.channel().isActive()) {
             f.channel().close(); // a frame was lost below us: the next resume re-sends it
         }
     };
 
-    private final ClientSession client;
-    private final ServerSessions server;
-    private final FrameCodec codec;
+    final FrameCodec codec;
     private final Ticker ticker;
     private final SessionListener listener;
     private final SessionCounters counters;
-    final CompletableFuture<Void> open = new CompletableFuture<>();
-    private ChannelHandlerContext ctx;
-    private SessionState state;
-    private Phase phase = Phase.IDLE;
+    ChannelHandlerContext ctx;
+    /** The session this connection carries; the client's from the start, the server's after the HELLO. */
+    SessionState state;
+    Phase phase = Phase.IDLE;
     private ScheduledFuture<?> ackTimer;
     private long ackTimerAt;
     private boolean unwritable;
 
-    SessionHandler(ClientSession client, ServerSessions server, FrameCodec codec, Ticker ticker,
-                   SessionListener listener, SessionCounters counters) {
-        this.client = client;
-        this.server = server;
+    SessionHandler(FrameCodec codec, Ticker ticker, SessionListener listener, SessionCounters counters) {
         this.codec = codec;
         this.ticker = ticker;
         this.listener = listener;
@@ -94,25 +88,20 @@ final class SessionHandler extends ChannelDuplexHandler {
             return;
         }
         phase = Phase.HANDSHAKE;
-        if (client != null) {
-            sendHello();
-        }
+        handshakeStarted();
     }
 
-    private void sendHello() {
-        SessionState s = client.state();
-        state = s;
-        synchronized (s) {
-            if (s.ended != null) {
-                open.completeExceptionally(s.ended);
-                ctx.close();
-                return;
-            }
-            s.attached = this;
-            ctx.writeAndFlush(codec.hello(ctx.alloc(), s.id, s.established, s.core.piggybackAck()))
-                    .addListener(CLOSE_ON_FAILURE);
-        }
-    }
+    /** The connection is active: the client sends its HELLO; the server waits for one. */
+    abstract void handshakeStarted();
+
+    /** A HELLO, RESUMED or EXPIRED frame arrived during the handshake (or, wrongly, later). */
+    abstract void control(Frame f) throws SessionProtocolException;
+
+    /** The session a write on this connection goes into, or null when there is none yet. */
+    abstract SessionState writeState();
+
+    /** The connection ended; {@code detached} when it carried {@code s} until now, in phase {@code was}. */
+    abstract void ended(SessionState s, boolean detached, Phase was);
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
@@ -135,21 +124,17 @@ final class SessionHandler extends ChannelDuplexHandler {
             ackTimer.cancel(false);
             ackTimer = null;
         }
-        open.completeExceptionally(new ClosedChannelException());
         SessionState s = state;
-        if (s == null) {
-            return;
-        }
-        boolean detached;
-        synchronized (s) {
-            detached = s.attached == this;
-            if (detached) {
-                s.attached = null;
+        boolean detached = false;
+        if (s != null) {
+            synchronized (s) {
+                detached = s.attached == this;
+                if (detached) {
+                    s.attached = null;
+                }
             }
         }
-        if (detached && server != null && was == Phase.OPEN) {
-            server.detached(s, ctx.executor());
-        }
+        ended(s, detached, was);
     }
 
     // ---- inbound -----------------------------------------------------------------------------------------------
@@ -173,29 +158,9 @@ final class SessionHandler extends ChannelDuplexHandler {
                 case ACK:
                     ack(f);
                     return;
-                case HELLO:
-                    if (server == null || phase != Phase.HANDSHAKE) {
-                        throw new SessionProtocolException("HELLO " + (server == null ? "sent to a client"
-                                : "on a connection whose session is open already"));
-                    }
-                    server.hello(this, f);
-                    return;
-                case RESUMED:
-                    if (client == null || phase != Phase.HANDSHAKE) {
-                        throw new SessionProtocolException("RESUMED " + (client == null ? "sent to a server"
-                                : "without a HELLO"));
-                    }
-                    resumed(f);
-                    return;
-                case EXPIRED:
-                    if (client == null || phase != Phase.HANDSHAKE) {
-                        throw new SessionProtocolException("EXPIRED " + (client == null ? "sent to a server"
-                                : "without a HELLO"));
-                    }
-                    expired(f);
-                    return;
                 default:
-                    throw new SessionProtocolException("unexpected " + f.type);
+                    control(f);
+                    return;
             }
         } catch (SessionProtocolException e) {
             ReferenceCountUtil.release(f.payload);
@@ -240,76 +205,8 @@ final class SessionHandler extends ChannelDuplexHandler {
         }
     }
 
-    /** Client: the server opened the session; re-send what it missed, then the connection is ready. */
-    private void resumed(Frame f) throws SessionProtocolException {
-        SessionState s = state;
-        boolean established;
-        int resent = 0;
-        long resentBytes = 0;
-        synchronized (s) {
-            if (s.attached != this) {
-                return;
-            }
-            established = s.established;
-            if (!established && f.ack != 0) {
-                throw new SessionProtocolException("a new session resumed from message " + f.ack);
-            }
-            List<SessionCore.Entry<ChannelPromise>> again = established ? s.core.resume(f.ack) : s.core.pending();
-            s.established = true;
-            phase = Phase.OPEN;
-            for (SessionCore.Entry<ChannelPromise> e : again) {
-                writeData(s.core, e);
-                resent++;
-                resentBytes += e.size();
-            }
-            ctx.flush();
-            updateWritability(s.core);
-        }
-        opened(s, established, resent, resentBytes);
-    }
-
-    /** Client: the server does not know the session; fail what it held and start a new one on this connection. */
-    private void expired(Frame f) {
-        SessionState s = state;
-        if (!s.id.equals(f.id)) {
-            return; // about an older session
-        }
-        client.expired(s);
-        sendHello();
-    }
-
-    /** Server: a HELLO found (or created) {@code s}; attach it here, tell the client, re-send what it missed. */
-    void attach(SessionState s, boolean resume, long peerDelivered) throws SessionProtocolException {
-        SessionHandler previous;
-        int resent = 0;
-        long resentBytes = 0;
-        synchronized (s) {
-            previous = s.attached;
-            List<SessionCore.Entry<ChannelPromise>> again = resume ? s.core.resume(peerDelivered) : List.of();
-            s.attached = this;
-            state = s;
-            phase = Phase.OPEN;
-            ctx.write(codec.resumed(ctx.alloc(), s.core.piggybackAck())).addListener(CLOSE_ON_FAILURE);
-            for (SessionCore.Entry<ChannelPromise> e : again) {
-                writeData(s.core, e);
-                resent++;
-                resentBytes += e.size();
-            }
-            ctx.flush();
-            updateWritability(s.core);
-        }
-        if (previous != null && previous != this) {
-            previous.ctx.channel().close(); // half-open: the client came back on a new connection
-        }
-        opened(s, resume, resent, resentBytes);
-    }
-
-    /** Server: tell the client its session is gone; it may send a new HELLO. */
-    void tellExpired(String id) {
-        ctx.writeAndFlush(codec.expired(ctx.alloc(), id)).addListener(CLOSE_ON_FAILURE);
-    }
-
-    private void opened(SessionState s, boolean resumed, int resent, long resentBytes) {
+    /** The session is open here: count it, tell the listener and the application's handlers. */
+    void opened(SessionState s, boolean resumed, int resent, long resentBytes) {
         if (resumed) {
             counters.resumed.increment();
             counters.resentMessages.add(resent);
@@ -321,14 +218,9 @@ final class SessionHandler extends ChannelDuplexHandler {
         }
         ctx.fireUserEventTriggered(new SessionEvent(resumed ? SessionEvent.Type.RESUMED : SessionEvent.Type.STARTED,
                 s.id));
-        open.complete(null);
     }
 
-    void fireExpired(String id) {
-        ctx.fireUserEventTriggered(new SessionEvent(SessionEvent.Type.EXPIRED, id));
-    }
-
-    private void protocolError(SessionProtocolException e, boolean close) {
+    void protocolError(SessionProtocolException e, boolean close) {
         counters.protocolErrors.increment();
         SessionState s = state;
         listener.onProtocolError(s == null ? null : s.id, e);
@@ -383,7 +275,7 @@ final class SessionHandler extends ChannelDuplexHandler {
                     + ": place the application's encoder after the session handler"));
             return;
         }
-        SessionState s = client != null ? client.state() : state;
+        SessionState s = writeState();
         if (s == null) {
             ReferenceCountUtil.release(msg);
             promise.tryFailure(new IllegalStateException("no session is open on this connection yet: write after "
@@ -418,11 +310,12 @@ final class SessionHandler extends ChannelDuplexHandler {
         }
     }
 
-    private void writeData(SessionCore<ChannelPromise> core, SessionCore.Entry<ChannelPromise> e) {
+    /** Writes {@code e} on this connection, carrying the acknowledgement of what was delivered. */
+    void writeData(SessionCore<ChannelPromise> core, SessionCore.Entry<ChannelPromise> e) {
         ctx.write(codec.data(ctx.alloc(), e.seq(), core.piggybackAck(), e.message())).addListener(CLOSE_ON_FAILURE);
     }
 
-    private void updateWritability(SessionCore<ChannelPromise> core) {
+    void updateWritability(SessionCore<ChannelPromise> core) {
         if (!ctx.executor().inEventLoop()) {
             return;
         }
