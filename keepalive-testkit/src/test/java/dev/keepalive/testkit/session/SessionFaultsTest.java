@@ -5,6 +5,8 @@ import dev.keepalive.netty.session.InMemorySessionStore;
 import dev.keepalive.netty.session.ServerSessions;
 import dev.keepalive.netty.session.SessionFraming;
 import dev.keepalive.reconnect.ConnectionState;
+import dev.keepalive.session.SessionExpiredException;
+import dev.keepalive.session.SessionSettings;
 import dev.keepalive.session.SessionStats;
 import dev.keepalive.testkit.Fault;
 import dev.keepalive.testkit.FaultLabExtension;
@@ -26,9 +28,12 @@ import java.util.concurrent.TimeUnit;
 
 import static dev.keepalive.testkit.session.SessionPeers.buf;
 import static dev.keepalive.testkit.session.SessionPeers.numbered;
+import static java.time.Duration.ofMillis;
 import static java.time.Duration.ofSeconds;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -97,6 +102,36 @@ class SessionFaultsTest {
                 && sessions.stats().unackedMessages() == 0);
         System.out.printf("session across %d faults: %d messages each way, client re-sent %d, server re-sent %d%n",
                 faults.size(), total, client.resentMessages(), server0.resentMessages());
+    }
+
+    @Test
+    void aClientBackAfterItsSessionExpiredIsToldAndStartsANewOne(FirewallProxyFactory proxies) {
+        ServerSessions sessions = ServerSessions.builder(SessionFraming.binary())
+                .settings(SessionSettings.builder().detachedTimeout(ofMillis(200)).build()).build();
+        closing.add(sessions);
+        List<String> atServer = new CopyOnWriteArrayList<>();
+        SessionPeers.Server server = server(sessions, atServer);
+        FirewallProxy proxy = proxies.start(server.address());
+        SessionPeers.Client c = new SessionPeers.Client(group, List.of(proxy.address()),
+                ClientSession.builder(SessionFraming.binary()).build());
+        closing.add(c);
+        await().atMost(ofSeconds(5)).until(() -> c.client.state() == ConnectionState.CONNECTED);
+        c.client.send(buf("c1")).orTimeout(5, TimeUnit.SECONDS).join();
+        String oldId = c.session.id();
+
+        proxy.injectAll(Fault.blackHole()); // this flow and every new one: nothing passes
+        CompletableFuture<Void> lost = c.client.send(buf("c2"));
+        await().atMost(ofSeconds(10)).until(() -> sessions.stats().expired() == 1);
+        proxy.restoreAll();
+        await().atMost(ofSeconds(10)).until(() -> c.session.stats().expired() == 1
+                && c.client.state() == ConnectionState.CONNECTED);
+        SessionExpiredException e = assertInstanceOf(SessionExpiredException.class, assertThrows(
+                java.util.concurrent.CompletionException.class, lost::join).getCause());
+        assertEquals(oldId, e.sessionId(), "the write held by the expired session fails saying so");
+        c.client.send(buf("c3")).orTimeout(5, TimeUnit.SECONDS).join();
+        await().atMost(ofSeconds(5)).until(() -> atServer.contains("c3"));
+        assertEquals(2, c.session.stats().started(), "a new session after the expiry");
+        assertTrue(atServer.indexOf("c1") == 0 && atServer.indexOf("c3") > 0);
     }
 
     @Test
