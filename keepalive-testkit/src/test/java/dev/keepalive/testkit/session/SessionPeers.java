@@ -6,7 +6,6 @@ import dev.keepalive.netty.KeepaliveProbe;
 import dev.keepalive.netty.client.ReconnectingClient;
 import dev.keepalive.netty.session.ClientSession;
 import dev.keepalive.netty.session.ServerSessions;
-import dev.keepalive.netty.session.SessionFraming;
 import dev.keepalive.reconnect.Backoff;
 import dev.keepalive.reconnect.ConnectionEvent;
 import dev.keepalive.reconnect.DisconnectedWrites;
