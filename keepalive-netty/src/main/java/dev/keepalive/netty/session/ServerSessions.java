@@ -160,6 +160,10 @@ public final class ServerSessions implements AutoCloseable {
             if (live.containsKey(f.id)) {
                 throw new SessionProtocolException("a new session with the id of an open one: " + f.id);
             }
+            DetachedSession kept = store.take(f.id);
+            if (kept != null) {
+                expire(kept.state, "a new session took its id");
+            }
             SessionState s = new SessionState(f.id, settings, counters);
             live.put(f.id, s);
             h.attach(s, false, 0);
