@@ -6,6 +6,8 @@ import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.PeerDeadException;
 import dev.keepalive.netty.KeepaliveProbe;
 import dev.keepalive.netty.client.ReconnectingClient;
+import dev.keepalive.netty.session.ClientSession;
+import dev.keepalive.netty.session.SessionFraming;
 import dev.keepalive.reconnect.ClientStats;
 import dev.keepalive.reconnect.ConnectionEvent;
 import dev.keepalive.reconnect.DisconnectedWrites;
@@ -19,6 +21,10 @@ import dev.keepalive.samples.chat.ChatProtocol.Rejected;
 import dev.keepalive.samples.chat.ChatProtocol.Resume;
 import dev.keepalive.samples.chat.ChatProtocol.ServerMessage;
 import dev.keepalive.samples.chat.ChatProtocol.Welcome;
+import dev.keepalive.session.SessionExpiredException;
+import dev.keepalive.session.SessionListener;
+import dev.keepalive.session.SessionSettings;
+import dev.keepalive.session.SessionStats;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoopGroup;
@@ -41,12 +47,13 @@ import java.util.concurrent.TimeUnit;
  * chat messages that are delivered exactly once and in order.
  *
  * <ul>
- *   <li>Each connection's pipeline: line codec, {@code KeepaliveHandler} with {@link KeepaliveProbe#lines()}, this
- *       client's handler. The on-connected hook sends {@code JOIN} and waits for {@code WELCOME}, so queued
- *       messages go out only once the server knows the name.</li>
- *   <li>Messages carry ids (1, 2, 3, ... per session) and the client re-sends every message not yet acknowledged
- *       after a reconnect, in order ({@code acknowledgements(...)}); the server drops the duplicates. Messages
- *       typed while disconnected wait in the client's queue.</li>
+ *   <li>Each connection's pipeline: line decoders, {@code KeepaliveHandler} with {@link KeepaliveProbe#lines()},
+ *       the {@link ClientSession}'s handler, the line encoder, this client's handler. The on-connected hook resumes
+ *       the session (re-sending what the server did not get), then sends {@code JOIN} and waits for
+ *       {@code WELCOME}, so queued messages go out only once the server knows the name.</li>
+ *   <li>The session layer numbers and acknowledges every line both ways: a message's future completes when the
+ *       server's session layer acknowledged it, and each line arrives once and in order across reconnects.
+ *       Messages typed while disconnected wait in the client's queue.</li>
  *   <li>On rejoining, the client tells the server the last chat line it saw, and gets the lines it missed.</li>
  *   <li>{@code BYE replaced} (another client took the name over) stops the client: {@link #stopped()}.</li>
  * </ul>
@@ -108,6 +115,7 @@ public final class ChatClient implements AutoCloseable {
     private final boolean ownsGroup;
     private final String session = Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
     private final CompletableFuture<String> stopped = new CompletableFuture<>();
+    private final ClientSession sessionLayer;
     private final ReconnectingClient client;
     private long nextId; // guarded by this
 
@@ -123,11 +131,22 @@ public final class ChatClient implements AutoCloseable {
         this.ownsGroup = group == null;
         this.group = group != null ? group : new MultiThreadIoEventLoopGroup(1,
                 new DefaultThreadFactory("chat-client", true), ChatTransport.ioHandler());
+        this.sessionLayer = ClientSession.builder(SessionFraming.lines())
+                .settings(SessionSettings.builder().maxUnackedMessages(QUEUE_MESSAGES).maxUnackedBytes(QUEUE_BYTES)
+                        .build())
+                .listener(new SessionListener() {
+                    @Override
+                    public void onExpired(String id, int lostMessages, SessionExpiredException cause) {
+                        listener.info("the server forgot this client's session: " + lostMessages
+                                + " message(s) may not have arrived");
+                    }
+                }).build();
         this.client = ReconnectingClient.builder(new Bootstrap().group(this.group).channel(ChatTransport.socket()))
                 .endpoints(List.of(config.server()))
                 .pipeline((ch, keepalive) -> {
-                    ChatCodec.addCodecs(ch.pipeline(), false);
-                    ch.pipeline().addLast(keepalive, new Connection());
+                    ChatCodec.addDecoders(ch.pipeline());
+                    ch.pipeline().addLast(keepalive, sessionLayer.newHandler(), ChatCodec.encoder(false),
+                            new Connection());
                 })
                 .keepalive(config.keepalive(), KeepaliveProbe.lines())
                 .keepaliveListener(new KeepaliveListener() {
@@ -156,12 +175,13 @@ public final class ChatClient implements AutoCloseable {
                 .onConnected(ch -> {
                     local = ChatEvent.address(ch.localAddress());
                     Connection c = ch.pipeline().get(Connection.class);
-                    ch.writeAndFlush(new Join(config.name(), session, epoch == null ? null : new Resume(epoch,
-                            lastSeq)));
-                    return c.welcomed;
+                    return sessionLayer.resume(ch).thenCompose(resumed -> {
+                        ch.writeAndFlush(new Join(config.name(), session, epoch == null ? null
+                                : new Resume(epoch, lastSeq)));
+                        return c.welcomed;
+                    });
                 })
-                .acknowledgements(m -> m instanceof Msg ? ((Msg) m).id() : -1, ChatProtocol::ackId)
-                .ackTimeout(QUEUE_TIME) // a message waits for its acknowledgement as long as for a connection
+                .confirmReads(false) // the session layer's acknowledgement completes a send
                 .messageSize(m -> m instanceof Msg ? 16 + ((Msg) m).text().length() : 16)
                 .listener(this::connectionEvent)
                 .build();
@@ -212,10 +232,16 @@ public final class ChatClient implements AutoCloseable {
         return client.stats();
     }
 
+    /** The session layer's counters (messages not yet acknowledged by the server, resumes, re-sent messages). */
+    public SessionStats sessionStats() {
+        return sessionLayer.stats();
+    }
+
     /** Closes the connection; messages not yet acknowledged fail. */
     @Override
     public void close() {
         client.close();
+        sessionLayer.close();
         if (ownsGroup) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
         }
@@ -315,7 +341,6 @@ public final class ChatClient implements AutoCloseable {
                 listener.info("the server refused a line: " + text);
                 welcomed.completeExceptionally(new IllegalStateException("the server refused to join: " + text));
             }
-            // ACK lines were already counted by the ReconnectingClient.
         }
     }
 }

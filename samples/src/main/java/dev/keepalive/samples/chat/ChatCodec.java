@@ -11,18 +11,23 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * The chat's Netty codecs: lines in as {@link String}s (without line ends), protocol records out as UTF-8 lines.
- * The {@code KeepaliveHandler} with {@code KeepaliveProbe.lines()} goes right after them, so it sees text lines and
- * writes its probe lines as ready-made buffers that pass the encoders untouched.
+ * The pipeline is: line decoder, string decoder, {@code KeepaliveHandler} with {@code KeepaliveProbe.lines()},
+ * the session handler ({@code SessionFraming.lines()}), the encoder, the chat handler. The session handler sits
+ * below the encoder because it carries encoded lines: it wraps each in its envelope and keeps it until acknowledged.
  */
 final class ChatCodec {
     private ChatCodec() {
     }
 
-    /** Adds the line decoder and the encoder of one side's messages. */
-    static void addCodecs(ChannelPipeline pipeline, boolean server) {
-        pipeline.addLast(new LineBasedFrameDecoder(ChatProtocol.MAX_LINE_BYTES),
-                new StringDecoder(StandardCharsets.UTF_8),
-                server ? new ServerEncoder() : new ClientEncoder());
+    /** Adds the line and string decoders (before the keepalive and session handlers). */
+    static void addDecoders(ChannelPipeline pipeline) {
+        pipeline.addLast(new LineBasedFrameDecoder(ChatProtocol.MAX_LINE_BYTES + 64), // + the session envelope
+                new StringDecoder(StandardCharsets.UTF_8));
+    }
+
+    /** The encoder of one side's messages (after the session handler). */
+    static MessageToByteEncoder<?> encoder(boolean server) {
+        return server ? new ServerEncoder() : new ClientEncoder();
     }
 
     /** Writes {@link ChatProtocol.ClientMessage}s as lines. */

@@ -506,7 +506,8 @@ final class ChatDemo {
                     return;
                 case "reconnecting":
                     say(name, "reconnects in %s ms; %d message(s) wait to be re-sent", e.get("delayMs"),
-                            client == null ? 0 : client.stats().queuedMessages());
+                            client == null ? 0 : client.stats().queuedMessages()
+                                    + client.sessionStats().unackedMessages());
                     return;
                 default:
                     otherEvents.add(e);
@@ -525,7 +526,7 @@ final class ChatDemo {
 
         @Override
         public void duplicate(String name, long id) {
-            say("server", "dropped a duplicate of %s's message #%d (re-sent after a lost acknowledgement)", name, id);
+            say("server", "the session layer dropped a duplicate of %s's line #%d", name, id);
         }
 
         @Override

@@ -4,9 +4,10 @@ import java.util.Objects;
 import java.util.regex.Pattern;
 
 /**
- * The chat's line protocol: one message per line of UTF-8 text ending in {@code \n}, over plain TCP, next to the
- * {@code PING <id>} / {@code PONG <id>} lines of {@code KeepaliveProbe.lines()} (no chat line starts with those
- * words). Pure parsing and formatting, no I/O.
+ * The chat's line protocol: one message per line of UTF-8 text, carried by a resumable session
+ * ({@code SessionFraming.lines()}: each line travels as {@code SD <seq> <ack> <line>}, so that every line arrives
+ * once and in order across reconnects, and is acknowledged by the session layer), next to the {@code PING <id>} /
+ * {@code PONG <id>} lines of {@code KeepaliveProbe.lines()}. Pure parsing and formatting, no I/O.
  *
  * <table>
  *   <caption>Lines</caption>
@@ -14,12 +15,10 @@ import java.util.regex.Pattern;
  *   <tr><td>client → server</td><td>{@code JOIN <name> <session> [<epoch>:<seq>]}</td><td>join (or rejoin) under a
  *       name; the session is random per client process; the resume point asks for the chat lines missed since
  *       {@code seq} of server {@code epoch}</td></tr>
- *   <tr><td>client → server</td><td>{@code MSG <id> <text>}</td><td>a chat message; ids start at 1 in each session
- *       and increase by one</td></tr>
+ *   <tr><td>client → server</td><td>{@code MSG <id> <text>}</td><td>a chat message; ids start at 1 in each client
+ *       process and increase by one (for people: delivery is the session's job)</td></tr>
  *   <tr><td>server → client</td><td>{@code WELCOME <name> <epoch> <seq>}</td><td>joined; the server's epoch (random
  *       per server process) and its latest chat sequence number</td></tr>
- *   <tr><td>server → client</td><td>{@code ACK <id>}</td><td>message {@code id} was accepted (or was a duplicate of
- *       one accepted before)</td></tr>
  *   <tr><td>server → client</td><td>{@code CHAT <seq> <name> <text>}</td><td>another client's message, numbered by
  *       the server</td></tr>
  *   <tr><td>server → client</td><td>{@code INFO <text>}</td><td>an announcement: joins, leaves (with the dead-peer
@@ -52,7 +51,7 @@ public final class ChatProtocol {
     }
 
     /** A line from the server. */
-    public sealed interface ServerMessage permits Welcome, Ack, Chat, Info, Bye, Rejected {
+    public sealed interface ServerMessage permits Welcome, Chat, Info, Bye, Rejected {
     }
 
     /**
@@ -91,15 +90,6 @@ public final class ChatProtocol {
             requireName(name);
             requireToken("epoch", epoch);
             requireNonNegative("seq", seq);
-        }
-    }
-
-    /** {@code ACK <id>}. */
-    public record Ack(long id) implements ServerMessage {
-        public Ack {
-            if (id < 1) {
-                throw new IllegalArgumentException("id must be >= 1, but was " + id);
-            }
         }
     }
 
@@ -167,9 +157,6 @@ public final class ChatProtocol {
         if (m instanceof Welcome) {
             Welcome w = (Welcome) m;
             return "WELCOME " + w.name() + ' ' + w.epoch() + ' ' + w.seq();
-        }
-        if (m instanceof Ack) {
-            return "ACK " + ((Ack) m).id();
         }
         if (m instanceof Chat) {
             Chat c = (Chat) m;
@@ -240,13 +227,6 @@ public final class ChatProtocol {
             }
             return new Chat(seq, parts[2], text(parts.length == 4 ? parts[3] : "", line));
         }
-        if (line.startsWith("ACK ")) {
-            long id = number("ack id", line.substring(4), line);
-            if (id < 1) {
-                throw new MalformedLineException("ack id must be >= 1 in \"" + shorten(line) + '"');
-            }
-            return new Ack(id);
-        }
         if (line.startsWith("INFO ")) {
             return new Info(text(line.substring(5), line));
         }
@@ -269,29 +249,6 @@ public final class ChatProtocol {
             return new Rejected(text(line.substring(6), line));
         }
         throw new MalformedLineException("unknown server line \"" + shorten(line) + '"');
-    }
-
-    /**
-     * The id an inbound line acknowledges, or -1 when it is no acknowledgement: the cheap check that
-     * {@code ReconnectingClient.acknowledgements} runs on every inbound message.
-     */
-    public static long ackId(Object inbound) {
-        if (!(inbound instanceof String)) {
-            return -1;
-        }
-        String s = (String) inbound;
-        if (!s.startsWith("ACK ") || s.length() > 4 + 18) {
-            return -1;
-        }
-        long id = 0;
-        for (int i = 4; i < s.length(); i++) {
-            char c = s.charAt(i);
-            if (c < '0' || c > '9') {
-                return -1;
-            }
-            id = id * 10 + (c - '0');
-        }
-        return s.length() > 4 && id >= 1 ? id : -1;
     }
 
     /** Whether {@code name} follows the name rule. */

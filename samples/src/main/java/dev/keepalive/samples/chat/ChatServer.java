@@ -6,12 +6,18 @@ import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.PeerDeadException;
 import dev.keepalive.netty.KeepaliveHandler;
 import dev.keepalive.netty.KeepaliveProbe;
+import dev.keepalive.netty.session.ServerSessions;
+import dev.keepalive.netty.session.SessionEvent;
+import dev.keepalive.netty.session.SessionFraming;
 import dev.keepalive.samples.chat.ChatProtocol.Bye;
 import dev.keepalive.samples.chat.ChatProtocol.ClientMessage;
 import dev.keepalive.samples.chat.ChatProtocol.Info;
 import dev.keepalive.samples.chat.ChatProtocol.Join;
 import dev.keepalive.samples.chat.ChatProtocol.Msg;
 import dev.keepalive.samples.chat.ChatProtocol.Rejected;
+import dev.keepalive.session.SessionExpiredException;
+import dev.keepalive.session.SessionListener;
+import dev.keepalive.session.SessionSettings;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
@@ -29,6 +35,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,15 +46,17 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The chat server: accepts clients, broadcasts each accepted message to the others, acknowledges it to its sender,
- * announces joins and leaves, and evicts the clients its {@link KeepaliveHandler} declares dead.
+ * The chat server: accepts clients, broadcasts each accepted message to the others, announces joins and leaves,
+ * and evicts the clients its {@link KeepaliveHandler} declares dead.
  *
  * <ul>
  *   <li>Each connection has a {@code KeepaliveHandler} with {@link KeepaliveProbe#lines()}: it answers the clients'
  *       pings, pings idle clients itself, and declares a client dead within its bound; the eviction is announced as
  *       a leave with the reason.</li>
- *   <li>Messages are de-duplicated by (name, id) ({@link Deduplicator}): a message re-sent after a lost
- *       acknowledgement is acknowledged again but delivered once.</li>
+ *   <li>Every line travels in a resumable session ({@link ServerSessions}): each arrives once and in order, and is
+ *       acknowledged by the session layer, across reconnects. A client that resumes its session on a new connection
+ *       is the same member at once (its re-sent messages may come before its {@code JOIN}); the session takes the
+ *       old connection over.</li>
  *   <li>A {@code JOIN} under a name whose connection is still open (half-open: its client is gone, or came back on
  *       a new connection before the server noticed) takes the name over: the old connection gets {@code BYE
  *       replaced} and is closed, and lines still arriving on it are ignored.</li>
@@ -58,8 +67,8 @@ import java.util.concurrent.TimeUnit;
 public final class ChatServer implements AutoCloseable {
     /** Chat lines kept for clients that rejoin. */
     static final int HISTORY = 1000;
-    /** Names whose de-duplication marks are kept. */
-    static final int DEDUP_NAMES = 10_000;
+    /** How long a client's session is kept after its connection is gone. */
+    static final Duration SESSION_KEPT = Duration.ofMinutes(10);
     /** How long a join must stay open before it is announced: long enough for a FIN queued behind its JOIN. */
     static final Duration JOIN_SETTLE = Duration.ofMillis(20);
 
@@ -71,8 +80,8 @@ public final class ChatServer implements AutoCloseable {
         /** A connection event ({@link ChatEvent}). */
         void event(ChatEvent event);
 
-        /** A re-sent message was recognised and acknowledged again without being delivered. */
-        default void duplicate(String name, long id) {
+        /** The session layer dropped a message of {@code name} it had delivered before (its number {@code seq}). */
+        default void duplicate(String name, long seq) {
         }
     }
 
@@ -101,7 +110,9 @@ public final class ChatServer implements AutoCloseable {
     private final Map<String, Member> members = new LinkedHashMap<>();
     /** Names whose connection left unannounced after taking the name over: their next join is a return. */
     private final Set<String> returning = new HashSet<>();
-    private final Deduplicator dedup = new Deduplicator(DEDUP_NAMES);
+    /** The name each session joined under. */
+    private final Map<String, String> sessionNames = new HashMap<>();
+    private final ServerSessions sessions;
     private final ChatHistory history = new ChatHistory(HISTORY);
     private Channel serverChannel;
     private boolean closing;
@@ -112,6 +123,24 @@ public final class ChatServer implements AutoCloseable {
         this.group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("chat-server", true),
                 ChatTransport.ioHandler());
         this.loop = group.next();
+        this.sessions = ServerSessions.builder(SessionFraming.lines())
+                .settings(SessionSettings.builder().detachedTimeout(SESSION_KEPT).build())
+                .listener(new SessionListener() {
+                    @Override
+                    public void onDuplicate(String id, long seq) {
+                        String name = sessionNames.get(id);
+                        if (name != null) {
+                            listener.duplicate(name, seq);
+                        }
+                    }
+
+                    @Override
+                    public void onExpired(String id, int lostMessages, SessionExpiredException cause) {
+                        if (!loop.isShuttingDown()) {
+                            loop.execute(() -> sessionExpired(id));
+                        }
+                    }
+                }).build();
     }
 
     /**
@@ -132,10 +161,11 @@ public final class ChatServer implements AutoCloseable {
                     @Override
                     protected void initChannel(SocketChannel ch) {
                         Connection connection = new Connection();
-                        ChatCodec.addCodecs(ch.pipeline(), true);
+                        ChatCodec.addDecoders(ch.pipeline());
                         connection.keepalive = KeepaliveHandler.builder(config.keepalive())
                                 .probe(KeepaliveProbe.lines()).listener(connection).build();
-                        ch.pipeline().addLast(connection.keepalive, connection);
+                        ch.pipeline().addLast(connection.keepalive, sessions.newHandler(), ChatCodec.encoder(true),
+                                connection);
                     }
                 })
                 .bind(config.bind()).awaitUninterruptibly();
@@ -175,6 +205,7 @@ public final class ChatServer implements AutoCloseable {
                 return null;
             });
             group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(5, TimeUnit.SECONDS);
+            sessions.close(); // releases what the sessions kept for their clients
         }
     }
 
@@ -191,8 +222,38 @@ public final class ChatServer implements AutoCloseable {
 
     // ---- chat --------------------------------------------------------------------------------------------------
 
+    /**
+     * A client resumed its session on connection {@code c}: it is the member it joined as, at once (messages it
+     * re-sends may come before its JOIN), and its old connection, which the session layer closes, is not a leave.
+     */
+    private void resumed(Connection c, String sessionId) {
+        String name = sessionNames.get(sessionId);
+
+        if (name == null) {
+            return;
+        }
+        c.name = name;
+        c.resumed = true;
+        Member m = members.get(name);
+        if (m != null && m.connection != c) {
+            m.connection.takenOver = true;
+        }
+    }
+
+    /** A session is gone for good: its member, if its connection is gone too, leaves. */
+    private void sessionExpired(String sessionId) {
+        String name = sessionNames.remove(sessionId);
+        Member m = name == null ? null : members.get(name);
+        if (m != null && !m.channel.isActive() && sessionId.equals(m.connection.session)) {
+            members.remove(name);
+            listener.event(ChatEvent.of("client-left").with("name", name).with("remote", m.connection.remote)
+                    .with("reason", "SESSION_EXPIRED").build());
+            broadcast(m.channel, new Info(name + " left (its session expired)"));
+        }
+    }
+
     private void join(Connection c, Join join) {
-        if (c.name != null) {
+        if (c.name != null && !(c.resumed && c.name.equals(join.name()))) {
             c.reject("already joined as " + c.name, false);
             return;
         }
@@ -213,7 +274,10 @@ public final class ChatServer implements AutoCloseable {
         boolean back = replaced || returning.remove(name);
         c.back = back;
         c.name = name;
-        c.session = join.session();
+        boolean resumedSession = c.resumed;
+        c.resumed = false;
+        c.session = c.sessionId;
+        sessionNames.put(c.sessionId, name);
         members.put(name, new Member(c.channel, c));
         c.channel.write(new ChatProtocol.Welcome(name, epoch, history.lastSeq()));
         if (join.resume() != null) {
@@ -251,6 +315,9 @@ public final class ChatServer implements AutoCloseable {
             broadcast(c.channel, new Info(name + (back ? " is back" : " joined")));
         };
         c.announcement = c.channel.eventLoop().schedule(c.announce, JOIN_SETTLE.toMillis(), TimeUnit.MILLISECONDS);
+        if (resumedSession) {
+            c.announce.run(); // a resumed session answered a handshake first: a live client, no stale attempt
+        }
     }
 
     private void message(Connection c, Msg msg) {
@@ -264,18 +331,13 @@ public final class ChatServer implements AutoCloseable {
         if (!c.announced && c.announce != null) {
             c.announce.run(); // it talks: a live client, not an attempt given up on
         }
-        if (dedup.offer(c.name, c.session, msg.id()) == Deduplicator.Verdict.NEW) {
-            ChatProtocol.Chat chat = history.append(c.name, msg.text());
-            listener.accepted(c.name, msg.text());
-            broadcast(c.channel, chat);
-        } else {
-            listener.duplicate(c.name, msg.id());
-        }
-        c.channel.writeAndFlush(new ChatProtocol.Ack(msg.id()));
+        ChatProtocol.Chat chat = history.append(c.name, msg.text());
+        listener.accepted(c.name, msg.text());
+        broadcast(c.channel, chat);
     }
 
     private void left(Connection c) {
-        if (c.name == null || c.replaced) {
+        if (c.name == null || c.replaced || c.takenOver) {
             return;
         }
         Member m = members.get(c.name);
@@ -320,6 +382,12 @@ public final class ChatServer implements AutoCloseable {
         String remote;
         String name;
         String session;
+        /** The session this connection carries (from the session layer's event). */
+        String sessionId;
+        /** Its session was resumed: {@link #name} is known before the JOIN. */
+        boolean resumed;
+        /** A newer connection resumed this one's session: its close is no leave. */
+        boolean takenOver;
         boolean replaced;
         /** Its join is a return: it took its name over from a connection still open, or from an unannounced one
          *  that had. */
@@ -352,6 +420,18 @@ public final class ChatServer implements AutoCloseable {
             if (close) {
                 f.addListener(ChannelFutureListener.CLOSE);
             }
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof SessionEvent) {
+                SessionEvent e = (SessionEvent) evt;
+                sessionId = e.sessionId();
+                if (e.type() == SessionEvent.Type.RESUMED) {
+                    resumed(this, sessionId);
+                }
+            }
+            super.userEventTriggered(ctx, evt);
         }
 
         @Override

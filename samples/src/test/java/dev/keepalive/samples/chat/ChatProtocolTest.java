@@ -1,6 +1,5 @@
 package dev.keepalive.samples.chat;
 
-import dev.keepalive.samples.chat.ChatProtocol.Ack;
 import dev.keepalive.samples.chat.ChatProtocol.Bye;
 import dev.keepalive.samples.chat.ChatProtocol.Chat;
 import dev.keepalive.samples.chat.ChatProtocol.Info;
@@ -40,13 +39,12 @@ class ChatProtocolTest {
 
     @Test
     void serverLinesRoundTrip() throws Exception {
-        for (ChatProtocol.ServerMessage m : List.of(new Welcome("alice", "e9", 0), new Ack(3),
+        for (ChatProtocol.ServerMessage m : List.of(new Welcome("alice", "e9", 0),
                 new Chat(9, "bob", "CHAT 1 x y: looks like a line but is text"), new Info("bob left (PING_TIMEOUT)"),
                 new Bye(Bye.REPLACED), new Rejected("JOIN <name> <session> first"))) {
             assertEquals(m, ChatProtocol.parseServerLine(ChatProtocol.format(m)), ChatProtocol.format(m));
         }
         assertEquals("CHAT 9 bob hi", ChatProtocol.format(new Chat(9, "bob", "hi")));
-        assertEquals("ACK 3", ChatProtocol.format(new Ack(3)));
     }
 
     @ParameterizedTest
@@ -59,8 +57,7 @@ class ChatProtocolTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "CHAT", "CHAT x bob hi", "CHAT 0 bob hi", "CHAT 1 b@b hi", "ACK", "ACK 0",
-            "ACK x", "WELCOME alice", "WELCOME alice e9 x", "BYE", "BYE two words", "PONG 1", "NOPE"})
+    @ValueSource(strings = {"", "CHAT", "CHAT x bob hi", "CHAT 0 bob hi", "CHAT 1 b@b hi", "ACK 1", "WELCOME alice", "WELCOME alice e9 x", "BYE", "BYE two words", "PONG 1", "NOPE"})
     void malformedServerLinesAreRejected(String line) {
         assertThrows(MalformedLineException.class, () -> ChatProtocol.parseServerLine(line));
     }
@@ -93,25 +90,14 @@ class ChatProtocolTest {
     }
 
     @Test
-    void ackIdRecognisesOnlyAcknowledgements() {
-        assertEquals(17, ChatProtocol.ackId("ACK 17"));
-        assertEquals(-1, ChatProtocol.ackId("ACK"));
-        assertEquals(-1, ChatProtocol.ackId("ACK "));
-        assertEquals(-1, ChatProtocol.ackId("ACK 0"));
-        assertEquals(-1, ChatProtocol.ackId("ACK 1x"));
-        assertEquals(-1, ChatProtocol.ackId("ACK 1234567890123456789"));
-        assertEquals(-1, ChatProtocol.ackId("CHAT 1 bob ACK 2"));
-        assertEquals(-1, ChatProtocol.ackId(new Ack(1)), "only decoded text lines count");
-        assertEquals(-1, ChatProtocol.ackId(null));
-    }
-
-    @Test
     void codecsWriteLinesAndReadThemBack() {
         EmbeddedChannel server = new EmbeddedChannel();
         EmbeddedChannel client = new EmbeddedChannel();
         try {
-            ChatCodec.addCodecs(server.pipeline(), true);
-            ChatCodec.addCodecs(client.pipeline(), false);
+            ChatCodec.addDecoders(server.pipeline());
+            server.pipeline().addLast(ChatCodec.encoder(true));
+            ChatCodec.addDecoders(client.pipeline());
+            client.pipeline().addLast(ChatCodec.encoder(false));
             assertTrue(client.writeOutbound(new Msg(3, "grüße")));
             ByteBuf wire = client.readOutbound();
             assertEquals("MSG 3 grüße\n", wire.toString(StandardCharsets.UTF_8));

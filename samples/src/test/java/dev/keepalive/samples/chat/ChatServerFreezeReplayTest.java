@@ -57,7 +57,9 @@ class ChatServerFreezeReplayTest {
             try (Socket stale = new Socket()) {
                 stale.connect(server.address(), 5000);
                 OutputStream out = stale.getOutputStream();
-                out.write("JOIN alice a1\n".getBytes(StandardCharsets.UTF_8));
+                // a new session (by hand: HELLO, then its first line) whose only line is the JOIN
+                out.write(("SH " + String.format("%032x", i + 1) + " new 0\nSD 1 0 JOIN alice a1\n")
+                        .getBytes(StandardCharsets.UTF_8));
                 out.flush();
                 stale.shutdownOutput();
             }

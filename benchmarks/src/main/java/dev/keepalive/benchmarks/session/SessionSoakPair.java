@@ -1,0 +1,319 @@
+package dev.keepalive.benchmarks.session;
+
+import dev.keepalive.KeepaliveSettings;
+import dev.keepalive.netty.KeepaliveHandler;
+import dev.keepalive.netty.KeepaliveProbe;
+import dev.keepalive.netty.client.ReconnectingClient;
+import dev.keepalive.netty.session.ClientSession;
+import dev.keepalive.netty.session.ServerSessions;
+import dev.keepalive.netty.session.SessionFraming;
+import dev.keepalive.reconnect.Backoff;
+import dev.keepalive.reconnect.ConnectionEvent;
+import dev.keepalive.reconnect.DisconnectedWrites;
+import dev.keepalive.reconnect.ReconnectPolicy;
+import dev.keepalive.session.SessionListener;
+import dev.keepalive.session.SessionSettings;
+import dev.keepalive.testkit.FirewallProxy;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
+import io.netty.handler.codec.LengthFieldPrepender;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.GlobalEventExecutor;
+
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static java.time.Duration.ofMillis;
+
+/**
+ * A session server answering each client message {@code n} with {@code n}, a reconnecting session client (or both
+ * without the session layer), optionally a {@link FirewallProxy} between them, and what each end received.
+ */
+public final class SessionSoakPair implements AutoCloseable {
+    /** Messages the sender keeps unanswered at most. */
+    public static final int WINDOW = 2_000;
+    /** Each end's session budget of unacknowledged payload. */
+    public static final long BUDGET_BYTES = 4L << 20;
+    static final int PAYLOAD = 64;
+    static final KeepaliveSettings KEEPALIVE = KeepaliveSettings.builder().detectWithin(ofMillis(1500))
+            .tcpKeepAlive(false).pingJitter(0).build();
+    static final SessionSettings SESSION = SessionSettings.builder().maxUnackedBytes(BUDGET_BYTES)
+            .maxUnackedMessages(10_000).build();
+
+    /** What one end received, checked against the numbers 1, 2, 3, ... Thread-safe. */
+    public static final class Order {
+        private final BitSet seen = new BitSet();
+        private long received;
+        private long duplicated;
+        private long outOfOrder;
+        private long last;
+
+        synchronized void onMessage(long seq) {
+            received++;
+            if (seq < 1 || seq > Integer.MAX_VALUE || seen.get((int) seq)) {
+                duplicated++;
+                return;
+            }
+            if (seq != last + 1) {
+                outOfOrder++;
+            }
+            seen.set((int) seq);
+            last = seq;
+        }
+
+        /** Messages received (duplicates included). */
+        public synchronized long received() {
+            return received;
+        }
+
+        /** Messages received again. */
+        public synchronized long duplicated() {
+            return duplicated;
+        }
+
+        /** Messages that did not follow the one before. */
+        public synchronized long outOfOrder() {
+            return outOfOrder;
+        }
+
+        /** Messages of 1..{@code n} never received. */
+        public synchronized long lost(int n) {
+            return n - seen.cardinality();
+        }
+
+        synchronized long distinct() {
+            return seen.cardinality();
+        }
+    }
+
+    /** What a soak run saw. */
+    public record Run(boolean completed, Duration took, Order atServer, Order atClient, int resumes,
+                      List<Long> resumeNanos, long peakClientBytes, long peakServerBytes, long sendFailures) {
+    }
+
+    private final EventLoopGroup serverGroup = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final EventLoopGroup clientGroup = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final ChannelGroup children = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
+    private final Order atServer = new Order();
+    private final Order atClient = new Order();
+    private final Semaphore window = new Semaphore(WINDOW);
+    private final AtomicLong sendFailures = new AtomicLong();
+    private final List<Long> resumeNanos = new ArrayList<>();
+    private final long started = System.nanoTime();
+    private volatile long disconnectedAt;
+    private ServerSessions sessions;
+    private ClientSession session;
+    private Channel server;
+    private FirewallProxy proxy;
+    private ReconnectingClient client;
+
+    private SessionSoakPair() {
+    }
+
+    /** Starts a server and a client, with or without the session layer, through a proxy or directly. */
+    public static SessionSoakPair start(boolean withSession, boolean proxied) {
+        SessionSoakPair p = new SessionSoakPair();
+        try {
+            p.startUp(withSession, proxied);
+            return p;
+        } catch (RuntimeException e) {
+            p.close();
+            throw e;
+        }
+    }
+
+    private void startUp(boolean withSession, boolean proxied) {
+        if (withSession) {
+            sessions = ServerSessions.builder(SessionFraming.binary()).settings(SESSION).build();
+            session = ClientSession.builder(SessionFraming.binary()).settings(SESSION)
+                    .listener(new SessionListener() {
+                        @Override
+                        public void onResumed(String id, SocketAddress remote, int resentMessages, long resentBytes) {
+                            long at = disconnectedAt;
+                            if (at != 0) {
+                                synchronized (resumeNanos) {
+                                    resumeNanos.add(System.nanoTime() - at);
+                                }
+                                disconnectedAt = 0;
+                            }
+                        }
+                    }).build();
+        }
+        server = new ServerBootstrap().group(serverGroup).channel(NioServerSocketChannel.class)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        children.add(ch);
+                        ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(1 << 20, 0, 4, 0, 4),
+                                new LengthFieldPrepender(4),
+                                KeepaliveHandler.builder(KEEPALIVE).probe(KeepaliveProbe.binary()).build());
+                        if (sessions != null) {
+                            ch.pipeline().addLast(sessions.newHandler());
+                        }
+                        ch.pipeline().addLast(new Answering());
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
+        InetSocketAddress target = (InetSocketAddress) server.localAddress();
+        if (proxied) {
+            proxy = FirewallProxy.builder(target).start();
+        }
+        ReconnectingClient.Builder b = ReconnectingClient.builder(new Bootstrap().group(clientGroup)
+                        .channel(NioSocketChannel.class))
+                .endpoints(List.of(proxy != null ? proxy.address() : target))
+                .pipeline((ch, keepalive) -> {
+                    ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(1 << 20, 0, 4, 0, 4),
+                            new LengthFieldPrepender(4), keepalive);
+                    if (session != null) {
+                        ch.pipeline().addLast(session.newHandler());
+                    }
+                    ch.pipeline().addLast(new Receiving());
+                })
+                .keepalive(KEEPALIVE, KeepaliveProbe.binary())
+                .policy(ReconnectPolicy.builder().backoff(Backoff.exponentialFullJitter(ofMillis(20), ofMillis(200)))
+                        .connectTimeout(Duration.ofSeconds(2)).build())
+                .confirmReads(false)
+                .whileDisconnected(DisconnectedWrites.queue(WINDOW * 2, 64L << 20, Duration.ofMinutes(10)))
+                .listener(e -> {
+                    if (e.type() == ConnectionEvent.Type.DISCONNECTED) {
+                        disconnectedAt = System.nanoTime();
+                    }
+                });
+        if (session != null) {
+            b.onConnected(session::resume);
+        }
+        client = b.build().start();
+    }
+
+    /** The proxy between the ends, or null. */
+    public FirewallProxy proxy() {
+        return proxy;
+    }
+
+    /** Sends 1..{@code n} from a new thread, keeping at most {@link #WINDOW} unanswered; stops at the deadline. */
+    public Thread sendInBackground(int n, long deadline) {
+        Thread t = new Thread(() -> {
+            try {
+                for (int i = 1; i <= n; i++) {
+                    // Bounded by the deadline.
+                    while (!window.tryAcquire(100, TimeUnit.MILLISECONDS)) {
+                        if (System.nanoTime() - deadline >= 0) {
+                            return;
+                        }
+                    }
+                    ByteBuf m = ByteBufAllocator.DEFAULT.buffer(PAYLOAD).writeLong(i).writeZero(PAYLOAD - 8);
+                    client.send(m).whenComplete((ok, error) -> {
+                        if (error != null) {
+                            sendFailures.incrementAndGet();
+                        }
+                    });
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "soak-sender");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    /** Whether every answer to 1..{@code n} arrived. */
+    public boolean done(int n) {
+        return atClient.distinct() >= n;
+    }
+
+    /** Waits (bounded by {@code deadline}) until {@link #done}. */
+    public void awaitDone(int n, long deadline) throws InterruptedException {
+        while (!done(n) && System.nanoTime() - deadline < 0) {
+            Thread.sleep(1); // polling the counters of another thread, bounded by the deadline
+        }
+    }
+
+    /** The figures of the run so far. */
+    public Run finish(int n) {
+        List<Long> resumes;
+        synchronized (resumeNanos) {
+            resumes = new ArrayList<>(resumeNanos);
+        }
+        return new Run(done(n), Duration.ofNanos(System.nanoTime() - started), atServer, atClient,
+                session == null ? 0 : (int) session.stats().resumed(), resumes,
+                session == null ? 0 : session.stats().peakUnackedBytes(),
+                sessions == null ? 0 : sessions.stats().peakUnackedBytes(), sendFailures.get());
+    }
+
+    @Override
+    public void close() {
+        if (client != null) {
+            client.close();
+        }
+        if (session != null) {
+            session.close();
+        }
+        if (server != null) {
+            server.close().syncUninterruptibly();
+        }
+        children.close().syncUninterruptibly();
+        if (proxy != null) {
+            proxy.close();
+        }
+        serverGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        clientGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        if (sessions != null) {
+            sessions.close();
+        }
+    }
+
+    /** The server's application: checks each message and answers it with its number. */
+    private final class Answering extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf b = (ByteBuf) msg;
+            long seq = b.getLong(b.readerIndex());
+            ReferenceCountUtil.release(msg);
+            atServer.onMessage(seq);
+            ctx.write(ctx.alloc().buffer(PAYLOAD).writeLong(seq).writeZero(PAYLOAD - 8));
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    /** The client's application: checks each answer and opens the window by one. */
+    private final class Receiving extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf b = (ByteBuf) msg;
+            long seq = b.getLong(b.readerIndex());
+            ReferenceCountUtil.release(msg);
+            atClient.onMessage(seq);
+            window.release();
+        }
+    }
+}

@@ -1,0 +1,2 @@
+/** The session layer's wire formats; not a public API. */
+package dev.keepalive.netty.session.internal;
