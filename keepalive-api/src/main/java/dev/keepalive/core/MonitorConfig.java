@@ -1,0 +1,111 @@
+package dev.keepalive.core;
+
+import dev.keepalive.KeepaliveSettings;
+import dev.keepalive.Ticker;
+
+import java.util.Objects;
+import java.util.function.DoubleSupplier;
+
+/**
+ * What every {@link LivenessMonitor} built from the same settings shares: the values derived from the settings (in
+ * nanoseconds), the ticker, the random source and whether the protocol can be pinged. Build one per settings
+ * instance and pass it to every monitor: a connection then holds only its own state (a transport watching thousands
+ * of idle connections keeps this once, not once per connection). Immutable and thread-safe.
+ */
+public final class MonitorConfig {
+    final KeepaliveSettings settings;
+    final Ticker ticker;
+    final DoubleSupplier random;
+    final boolean activeProbing;
+    final long intervalNanos;
+    final double jitter;
+    final long timeoutMaxNanos;
+    /** The adaptive timeout's floor, or -1 when the timeout is fixed. */
+    final long timeoutMinNanos;
+    final int missedBeforeDead;
+    /** Least silence before PING_TIMEOUT: pingInterval + pingsMissedBeforeDead x pingTimeout. */
+    final long pingBoundNanos;
+    /** -1: off. */
+    final long readIdleNanos;
+    final long firstResponseNanos;
+    /** -1: off. */
+    final long writeStallNanos;
+    final long writeStallStepNanos;
+    final long stallThresholdNanos;
+    final long minPeerPingNanos;
+    final int peerPingStrikesAllowed;
+    /** Whether a connection's first idle wait is spread over one mean ping period (see {@link #spreadingFirstPings}). */
+    final boolean spreadFirstPings;
+    /** Where the spread's phases come from; {@code null}: the event loop's {@link LoopHealth#nextPhase()}. */
+    final DoubleSupplier phases;
+
+    private MonitorConfig(KeepaliveSettings settings, Ticker ticker, boolean activeProbing, DoubleSupplier random,
+                          boolean spreadFirstPings, DoubleSupplier phases) {
+        this.settings = Objects.requireNonNull(settings, "settings");
+        this.ticker = Objects.requireNonNull(ticker, "ticker");
+        this.random = Objects.requireNonNull(random, "random");
+        this.activeProbing = activeProbing;
+        this.spreadFirstPings = spreadFirstPings;
+        this.phases = phases;
+        this.intervalNanos = settings.pingInterval().toNanos();
+        this.jitter = settings.pingJitter();
+        this.timeoutMaxNanos = settings.pingTimeout().toNanos();
+        this.timeoutMinNanos = settings.pingTimeoutMin().map(d -> d.toNanos()).orElse(-1L);
+        this.missedBeforeDead = settings.pingsMissedBeforeDead();
+        this.pingBoundNanos = settings.idleDetectionBound().toNanos();
+        this.readIdleNanos = settings.readIdleTimeout().map(d -> d.toNanos())
+                .orElse(activeProbing ? -1L : settings.idleDetectionBound().toNanos());
+        this.firstResponseNanos = settings.firstResponseTimeout().toNanos();
+        this.writeStallNanos = settings.writeStallTimeout().map(d -> d.toNanos()).orElse(-1L);
+        this.writeStallStepNanos = writeStallNanos < 0 ? -1
+                : Math.max(1, writeStallNanos / LivenessMonitor.CHECK_STEPS);
+        this.stallThresholdNanos = settings.localStallThreshold().toNanos();
+        this.minPeerPingNanos = settings.minPeerPingInterval().toNanos();
+        this.peerPingStrikesAllowed = settings.peerPingStrikes();
+    }
+
+    /**
+     * The shared part of monitors with these arguments (see
+     * {@link LivenessMonitor#LivenessMonitor(KeepaliveSettings, Ticker, boolean, DoubleSupplier)}). Each idle wait
+     * is {@code pingInterval x (1 - r x pingJitter)}, the first one too.
+     */
+    public static MonitorConfig of(KeepaliveSettings settings, Ticker ticker, boolean activeProbing,
+                                   DoubleSupplier random) {
+        return new MonitorConfig(settings, ticker, activeProbing, random, false, null);
+    }
+
+    /**
+     * The same, except that a connection's first idle wait (the one that starts when the connection becomes active
+     * or with its first read, whichever is later; no later one) is spread evenly over one mean ping period: it is
+     * {@code pingInterval - u x pingInterval x (1 - pingJitter / 2)}, {@code u} in [0, 1) from {@code phases}, or,
+     * when {@code phases} is {@code null}, from the event loop's {@link LoopHealth#nextPhase()} (a low-discrepancy
+     * sequence: connections opened together get phases spread evenly, not in clumps as random ones). Connections
+     * opened together then ping evenly spread from their first ping on, instead of in waves until the jitter drifts
+     * them apart. A first ping that comes early changes no verdict: every silence verdict waits for its full bound of
+     * silence. With {@code pingJitter} 0 nothing is spread.
+     */
+    public MonitorConfig spreadingFirstPings(DoubleSupplier phases) {
+        return new MonitorConfig(settings, ticker, activeProbing, random, true, phases);
+    }
+
+    /** The settings the values come from. */
+    public KeepaliveSettings settings() {
+        return settings;
+    }
+
+    /** The time source. */
+    public Ticker ticker() {
+        return ticker;
+    }
+
+    /** Whether the protocol can be pinged. */
+    public boolean activeProbing() {
+        return activeProbing;
+    }
+
+    @Override
+    public String toString() {
+        return "MonitorConfig{" + settings + (activeProbing ? "" : ", passive")
+                + (spreadFirstPings ? ", first pings spread" : "") + '}';
+    }
+}
