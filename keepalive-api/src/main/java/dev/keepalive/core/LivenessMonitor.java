@@ -164,6 +164,8 @@ public final class LivenessMonitor {
     private boolean fullWaitNext;
     /** No idle wait has been drawn past the connection's first silence (activation, then its first read). */
     private boolean firstSilence = true;
+    /** The next idle wait is spread as a first one: the last ping went out with a stalled loop's backlog. */
+    private boolean respreadNext;
     /** A pong or a peer's ping in the read being processed changed the plan: re-plan when the read completes. */
     private boolean replanAfterRead;
     private boolean readsPaused;
@@ -489,6 +491,7 @@ public final class LivenessMonitor {
         }
         if (state == LivenessState.WATCHING && config.activeProbing) {
             fullWaitNext = true;
+            respreadNext = false;
             firstSilence = false;
             intervalDrawn = false;
             recordInbound(now);
@@ -599,7 +602,8 @@ public final class LivenessMonitor {
                 if (now - lastInboundAt >= config.firstResponseNanos + lagAllowance(config.firstResponseNanos)) {
                     return verdict(now, DeadPeerReason.FIRST_RESPONSE_TIMEOUT);
                 }
-            } else if (config.readIdleNanos >= 0 && now - quietFrom >= config.readIdleNanos + lagAllowance(config.readIdleNanos)) {
+            } else if (config.readIdleNanos >= 0
+                    && now - quietFrom >= config.readIdleNanos + lagAllowance(config.readIdleNanos)) {
                 return verdict(now, DeadPeerReason.READ_IDLE);
             }
         }
@@ -650,6 +654,9 @@ public final class LivenessMonitor {
         if (state == LivenessState.WATCHING && config.activeProbing && now - quietFrom >= currentIntervalNanos) {
             sendPing(now, PingCause.IDLE);
             action = Action.SEND_PING;
+            // A ping the loop sent late went out with every other that came due during the stall: spread the
+            // next wait again, or the connections bunched by the stall ping in a wave from now on.
+            respreadNext = config.spreadFirstPings && lateness >= LoopHealth.LAG_THRESHOLD_NANOS;
         }
         computeDeadline(now, sawWrite);
         return action;
@@ -754,7 +761,8 @@ public final class LivenessMonitor {
             if (fullWaitNext) {
                 currentIntervalNanos = interval; // the peer pings: stand down for a full interval
                 fullWaitNext = false;
-            } else if (firstSilence && config.spreadFirstPings && config.jitter > 0) {
+            } else if ((firstSilence || respreadNext) && config.spreadFirstPings && config.jitter > 0) {
+                respreadNext = false;
                 // The first wait spreads evenly over one mean ping period, ending at the full interval.
                 double u = config.phases != null ? config.phases.getAsDouble() : loopHealth.nextPhase();
                 long meanPeriod = interval - (long) (interval * config.jitter / 2);
@@ -797,6 +805,10 @@ public final class LivenessMonitor {
                         now + config.writeStallStepNanos));
             } else if (sawWrite) {
                 next = earliest(next, now + config.writeStallStepNanos);
+            } else if (writeSinceCheck) {
+                // A write asked for a check that has not run yet: keep it (a re-plan after a read never drops it).
+                long check = now + config.writeStallStepNanos;
+                next = earliest(next, hasDeadline ? earliest(deadline, check) : check);
             }
         }
         if (readsPaused && next - (now + config.intervalNanos) > 0) {

@@ -4,6 +4,7 @@ import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.Ticker;
 
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.DoubleSupplier;
 
 /**
@@ -13,6 +14,12 @@ import java.util.function.DoubleSupplier;
  * of idle connections keeps this once, not once per connection). Immutable and thread-safe.
  */
 public final class MonitorConfig {
+    /**
+     * Recently used instances, direct-mapped by the settings' hash: bounded (an application has a few kinds of
+     * connection), thread-safe (a race only makes one more instance), and no leak however many settings are made.
+     */
+    private static final AtomicReferenceArray<MonitorConfig> RECENT = new AtomicReferenceArray<>(32);
+
     final KeepaliveSettings settings;
     final Ticker ticker;
     final DoubleSupplier random;
@@ -34,7 +41,7 @@ public final class MonitorConfig {
     final long stallThresholdNanos;
     final long minPeerPingNanos;
     final int peerPingStrikesAllowed;
-    /** Whether a connection's first idle wait is spread over one mean ping period (see {@link #spreadingFirstPings}). */
+    /** Whether a connection's first idle wait is spread over one mean ping period ({@link #spreadingFirstPings}). */
     final boolean spreadFirstPings;
     /** Where the spread's phases come from; {@code null}: the event loop's {@link LoopHealth#nextPhase()}. */
     final DoubleSupplier phases;
@@ -81,11 +88,33 @@ public final class MonitorConfig {
      * when {@code phases} is {@code null}, from the event loop's {@link LoopHealth#nextPhase()} (a low-discrepancy
      * sequence: connections opened together get phases spread evenly, not in clumps as random ones). Connections
      * opened together then ping evenly spread from their first ping on, instead of in waves until the jitter drifts
-     * them apart. A first ping that comes early changes no verdict: every silence verdict waits for its full bound of
-     * silence. With {@code pingJitter} 0 nothing is spread.
+     * them apart. The wait after an idle ping that went out {@link LoopHealth#LAG_THRESHOLD_NANOS} or more late is
+     * spread the same way: such a ping went out together with every other that came due while the loop was stuck,
+     * and those connections would ping in a wave from then on. A ping that comes early changes no verdict: every
+     * silence verdict waits for its full bound of silence. With {@code pingJitter} 0 nothing is spread.
      */
     public MonitorConfig spreadingFirstPings(DoubleSupplier phases) {
         return new MonitorConfig(settings, ticker, activeProbing, random, true, phases);
+    }
+
+    /**
+     * {@link #of} (then {@link #spreadingFirstPings} with {@code phases} when {@code spreadFirstPings}), shared: the
+     * same instance as an earlier call with equal settings and the same ticker, random source, phases and choices,
+     * while it stays in a small cache of recent ones. For transports that build a monitor per connection.
+     */
+    public static MonitorConfig shared(KeepaliveSettings settings, Ticker ticker, boolean activeProbing,
+                                       DoubleSupplier random, boolean spreadFirstPings, DoubleSupplier phases) {
+        int hash = settings.hashCode() * 31 + System.identityHashCode(random);
+        int slot = (hash ^ hash >>> 16) & (RECENT.length() - 1);
+        MonitorConfig c = RECENT.get(slot);
+        if (c != null && c.ticker == ticker && c.random == random && c.phases == phases
+                && c.activeProbing == activeProbing && c.spreadFirstPings == spreadFirstPings
+                && c.settings.equals(settings)) {
+            return c;
+        }
+        c = new MonitorConfig(settings, ticker, activeProbing, random, spreadFirstPings, phases);
+        RECENT.set(slot, c);
+        return c;
     }
 
     /** The settings the values come from. */

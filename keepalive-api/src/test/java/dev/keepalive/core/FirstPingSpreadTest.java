@@ -60,6 +60,29 @@ class FirstPingSpreadTest {
     }
 
     @Test
+    void aPingSentLateByAStalledLoopIsFollowedByASpreadWaitAPunctualOneIsNot() {
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.5);
+        LivenessMonitor m = proven(c, new LoopHealth());
+        ticker.advanceNanos(1_000);
+        m.onInbound();
+        m.onReadComplete(); // past the first silence: the usual wait, the full interval with random 0
+        ticker.set(m.deadline());
+        assertEquals(Action.NONE, m.onTimer(ticker.nanoTime()));
+        assertEquals(START + 1_000 + I, m.deadline());
+        // The loop stalls: the ping goes out 10 ms late.
+        ticker.set(m.deadline() + LoopHealth.LAG_THRESHOLD_NANOS);
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        ticker.advanceNanos(1_000_000);
+        assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(1));
+        assertEquals(ticker.nanoTime() + I - (long) (MEAN * 0.5), m.deadline(), "spread again after the stall");
+        // Punctual: the usual wait.
+        ticker.set(m.deadline());
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(2));
+        assertEquals(ticker.nanoTime() + I, m.deadline());
+    }
+
+    @Test
     void jitterZeroSpreadsNothing() {
         MonitorConfig c = MonitorConfig.of(settings(0), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.99);
         assertEquals(START + I, proven(c, new LoopHealth()).deadline());

@@ -147,6 +147,22 @@ class LivenessMonitorOneEndPingsTest {
     }
 
     @Test
+    void aReplanAfterAReadKeepsTheWriteStallCheckAWriteAskedFor() {
+        long stall = Duration.ofMillis(800).toNanos();
+        LivenessMonitor m = new LivenessMonitor(base().pingJitter(0).writeStallTimeout(Duration.ofNanos(stall))
+                .build(), ticker, true, () -> 0.0);
+        m.onActive();
+        long writeAt = ticker.nanoTime();
+        assertEquals(Action.REARM, m.onWrite());
+        long check = writeAt + stall / LivenessMonitor.CHECK_STEPS;
+        assertEquals(check, m.deadline());
+        ticker.advanceNanos(1_000);
+        m.onInbound();
+        assertTrue(m.onReadComplete(), "the first bytes re-plan");
+        assertEquals(check, m.deadline(), "the write-stall check stays where the write put it");
+    }
+
+    @Test
     void pingIdsAndCountersAreUnsignedInts() {
         LivenessMonitor m = monitor();
         assertEquals(Action.SEND_PING, fire(m));

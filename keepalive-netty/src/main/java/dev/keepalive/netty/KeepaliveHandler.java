@@ -13,6 +13,7 @@ import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
 import dev.keepalive.core.LivenessMonitor.PingCause;
 import dev.keepalive.core.LivenessMonitor.PongResult;
 import dev.keepalive.core.LoopHealth;
+import dev.keepalive.core.MonitorConfig;
 import dev.keepalive.netty.internal.ConnectionEnd;
 import dev.keepalive.netty.internal.IoErrors;
 import dev.keepalive.netty.internal.KernelDiagnosis;
@@ -41,6 +42,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.DoubleSupplier;
 
 /**
@@ -161,23 +163,25 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private static final FastThreadLocal<LoopHealth> LOOP_HEALTH = new FastThreadLocal<>() {
         @Override
         protected LoopHealth initialValue() {
-            return new LoopHealth();
+            // Each loop starts its sequence of first-ping phases elsewhere, so loops do not ping in step.
+            return new LoopHealth(ThreadLocalRandom.current().nextDouble());
         }
     };
 
-    private final KeepaliveSettings settings;
+    /** Shared by every handler with equal settings ({@link Builder#config()}): settings, ticker, derived values. */
+    private final MonitorConfig config;
+    private final KeepaliveListener listener;
+    private final boolean applyTcpOptions;
     /** The builder's probe until {@link #handlerAdded}, then the one {@link KeepaliveProbe#forConnection} returned. */
     private KeepaliveProbe probe;
     /** Read once per write: {@code false} keeps the write path as it is for stateless probes. */
     private boolean interceptsWrites;
-    private final KeepaliveListener listener;
-    private final Ticker ticker;
-    private final boolean applyTcpOptions;
     private final LivenessMonitor monitor;
-    private final ProbeSink sink = new ProbeSink();
-    private final Runnable timerTask = this::onTimer;
-    /** Runs when the channel's close completes, before the close future's later listeners and channelInactive. */
-    private final ChannelFutureListener closeListener = this::onChannelClosed;
+    /**
+     * The timer task, the close listener and the probe sink in one object: one small allocation per connection
+     * instead of three (their methods would be public API on the handler itself).
+     */
+    private final Hooks hooks = new Hooks();
 
     private ChannelHandlerContext ctx;
     private boolean initialized;
@@ -193,9 +197,11 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     /** Whether the monitor was last told that reads are paused. */
     private boolean readsPaused;
     private boolean probeErrorLogged;
+    private boolean tooManyPingsLogged;
     private ScheduledFuture<?> timer;
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
+    /** Read back when applied; the same instance for every connection on which the same options are in force. */
     private volatile EffectiveTcpOptions effectiveTcpOptions;
     private boolean tcpOptionsApplied;
     private volatile KeepaliveStats lastStats;
@@ -212,12 +218,11 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private IOException unclassifiedError;
 
     private KeepaliveHandler(Builder b) {
-        this.settings = b.settings;
+        this.config = b.config();
         this.probe = b.probe;
         this.listener = b.listener;
-        this.ticker = b.ticker;
         this.applyTcpOptions = b.applyTcpOptions;
-        this.monitor = new LivenessMonitor(settings, ticker, probe.sendsPings(), b.random);
+        this.monitor = new LivenessMonitor(config);
     }
 
     /** A handler with {@code settings} and the {@link KeepaliveProbe#binary() binary probe}. */
@@ -232,7 +237,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     /** The settings this handler enforces. */
     public KeepaliveSettings settings() {
-        return settings;
+        return config.settings();
     }
 
     /** A snapshot of this connection's keepalive counters. */
@@ -310,9 +315,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         if (barrier == null) {
             // Above the peer's flood limit: ours, and at least the default (the peer's may be the default).
-            long floor = Math.max(settings.minPeerPingInterval().toNanos(),
+            long floor = Math.max(config.settings().minPeerPingInterval().toNanos(),
                     KeepaliveSettings.DEFAULT_MIN_PEER_PING_INTERVAL.toNanos());
-            barrier = new ReadBarrier(ticker, floor / 4 * 5);
+            barrier = new ReadBarrier(config.ticker(), floor / 4 * 5);
         }
         barrier.add(f);
         pumpBarrier();
@@ -323,7 +328,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         if (destroyed || barrier == null) {
             return;
         }
-        long now = ticker.nanoTime();
+        long now = config.ticker().nanoTime();
         if (barrier.shouldSend(now)) {
             long id = barrier.nextId();
             Object ping = probe.newPing(ctx.alloc(), id);
@@ -336,7 +341,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         if (barrier.mustWait() && barrierTimer == null) {
             long delay = Math.max(barrier.sendAt() - now,
-                    Math.max(1, settings.minPeerPingInterval().toNanos() / 4));
+                    Math.max(1, config.settings().minPeerPingInterval().toNanos() / 4));
             barrierTimer = ctx.executor().schedule(() -> {
                 barrierTimer = null;
                 pumpBarrier();
@@ -357,14 +362,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             throw new IllegalStateException("KeepaliveHandler is one per channel: build a new one for " + ch);
         }
         this.ctx = ctx;
-        KeepaliveProbe bound = probe.forConnection(ctx, ticker);
+        KeepaliveProbe bound = probe.forConnection(ctx, config.ticker());
         if (bound == null || bound.sendsPings() != probe.sendsPings()) {
             throw new IllegalStateException(probe + ".forConnection must return a probe that sends pings as it "
                     + "does, but returned " + bound);
         }
         probe = bound;
         interceptsWrites = bound.interceptsWrites();
-        ch.closeFuture().addListener(closeListener);
+        ch.closeFuture().addListener(hooks);
         if (ch.isRegistered()) {
             applyTcpOptionsOnce();
         }
@@ -376,7 +381,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
         if (!ctx.channel().closeFuture().isDone()) {
-            ctx.channel().closeFuture().removeListener(closeListener);
+            ctx.channel().closeFuture().removeListener(hooks);
         }
         destroy();
     }
@@ -428,7 +433,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private void applyTcpOptionsOnce() {
         if (applyTcpOptions && !tcpOptionsApplied && !destroyed && ctx.channel().isOpen()) {
             tcpOptionsApplied = true;
-            effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
+            effectiveTcpOptions = TcpKeepaliveOptions.intern(
+                    TcpKeepaliveOptions.apply(ctx.channel(), config.settings()));
         }
     }
 
@@ -462,7 +468,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         monitor.onInbound();
         boolean consumed;
         try {
-            consumed = probe.consume(msg, sink);
+            consumed = probe.consume(msg, hooks);
         } catch (RuntimeException e) {
             ReferenceCountUtil.release(msg);
             throw e;
@@ -483,14 +489,15 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
         explicitReadPending = false;
-        boolean endedStream = readEndedStream(); // also after messages: the same read pass may end the stream
-        if (readInBatch || !endedStream) { // the empty read at the end of the stream is no sign of life
+        // The empty read at the end of the stream is no sign of life. (After messages, the same read pass may have
+        // ended the stream too: the close that follows reads that again.)
+        if (readInBatch || !readEndedStream()) {
             if (monitor.onReadComplete()) {
-                arm();
+                moveTimer(); // a pong or the peer's ping re-planned the next ping, or the first bytes came
             }
         }
         readInBatch = false;
-        super.channelReadComplete(ctx);
+        ctx.fireChannelReadComplete();
     }
 
     /**
@@ -542,7 +549,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
-        if (initialized && !destroyed && settings.writeStallTimeout().isPresent()) {
+        if (initialized && !destroyed && config.settings().writeStallTimeout().isPresent()) {
             sampleOutbound();
             arm();
         }
@@ -585,6 +592,19 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     // ---- timer -----------------------------------------------------------------------------------------------
 
+    /**
+     * Moves the timer to the monitor's deadline, later or earlier: one cancel and one schedule, cheaper than a
+     * wake-up that finds nothing to do.
+     */
+    private void moveTimer() {
+        ScheduledFuture<?> t = timer;
+        if (t != null && (!monitor.hasDeadline() || timerDeadline != monitor.deadline())) {
+            timer = null;
+            t.cancel(false);
+        }
+        arm();
+    }
+
     private void arm() {
         if (destroyed || !monitor.hasDeadline()) {
             if (timer != null) {
@@ -601,8 +621,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             timer.cancel(false);
         }
         timerDeadline = deadline;
-        long delay = Math.max(0, deadline - ticker.nanoTime());
-        timer = ctx.executor().schedule(timerTask, delay, TimeUnit.NANOSECONDS);
+        long delay = Math.max(0, deadline - config.ticker().nanoTime());
+        timer = ctx.executor().schedule(hooks, delay, TimeUnit.NANOSECONDS);
     }
 
     /**
@@ -621,10 +641,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
                 readsPaused = paused;
                 monitor.onReadsPaused(paused);
             }
-            if (settings.writeStallTimeout().isPresent()) {
+            if (config.settings().writeStallTimeout().isPresent()) {
                 sampleOutbound();
             }
-            Action action = monitor.onTimer(ticker.nanoTime());
+            Action action = monitor.onTimer(config.ticker().nanoTime());
             if (action == Action.SEND_PING) {
                 sendPing(true);
             } else if (action == Action.PEER_DEAD) {
@@ -712,7 +732,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         } else {
             OptionalLong since = probe.awaitedSince();
             if (since.isPresent()) {
-                delay = Math.max(0, since.getAsLong() + settings.pingInterval().toNanos() - ticker.nanoTime());
+                delay = Math.max(0, since.getAsLong() + config.settings().pingInterval().toNanos()
+                        - config.ticker().nanoTime());
             }
         }
         monitor.onPingDeferred(delay);
@@ -736,7 +757,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private PeerDeadException newDeadException(DeadPeerReason reason, PeerDiagnosis diagnosis, Throwable cause) {
         long rtt = monitor.lastRttNanos();
         return new PeerDeadException(reason, diagnosis, ctx.channel().remoteAddress(),
-                Duration.ofNanos(monitor.sinceLastInboundNanos(ticker.nanoTime())), monitor.missedPings(),
+                Duration.ofNanos(monitor.sinceLastInboundNanos(config.ticker().nanoTime())), monitor.missedPings(),
                 rtt < 0 ? null : Duration.ofNanos(rtt), cause);
     }
 
@@ -746,7 +767,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      */
     private PeerDiagnosis diagnoseSilence(DeadPeerReason reason) {
         return KernelDiagnosis.ofVerdict(ctx.channel(), reason,
-                TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(ticker.nanoTime())));
+                TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(config.ticker().nanoTime())));
     }
 
     /** The ping that ends the connection was missed too: the listener hears of it as of every other miss. */
@@ -864,8 +885,18 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
     }
 
-    private final class ProbeSink implements KeepaliveProbe.Sink {
-        private boolean tooManyPingsLogged;
+    /** The handler's timer task, close listener and probe sink, in one object (see {@link #hooks}). */
+    private final class Hooks implements Runnable, ChannelFutureListener, KeepaliveProbe.Sink {
+
+        @Override
+        public void run() {
+            onTimer();
+        }
+
+        @Override
+        public void operationComplete(ChannelFuture future) {
+            onChannelClosed(future);
+        }
 
         @Override
         public void pingReceived(long pingId) {
@@ -897,7 +928,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
                 tooManyPingsLogged = true;
                 log.warn("Closing {}: it pinged more often than every {} more than {} times in a row "
                                 + "(too many pings); {} pings received", ctx.channel().remoteAddress(),
-                        settings.minPeerPingInterval(), settings.peerPingStrikes(),
+                        config.settings().minPeerPingInterval(), config.settings().peerPingStrikes(),
                         monitor.stats().peerPingsReceived());
             }
             Object goAway = probe.newTooManyPings(ctx.alloc());
@@ -935,7 +966,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         public void tooManyPingsReceived() {
             if (monitor.markDead(DeadPeerReason.TOO_MANY_PINGS)) {
                 log.warn("{} closes this connection because it was pinged too often; ping less often "
-                        + "(pingInterval {})", ctx.channel().remoteAddress(), settings.pingInterval());
+                        + "(pingInterval {})", ctx.channel().remoteAddress(), config.settings().pingInterval());
                 declareDead(DeadPeerReason.TOO_MANY_PINGS);
             }
         }
@@ -956,8 +987,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         private KeepaliveProbe probe = KeepaliveProbe.binary();
         private KeepaliveListener listener = KeepaliveListener.NOOP;
         private Ticker ticker = Ticker.system();
-        private DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
+        /** {@code null}: the default, and first pings spread by the event loop's phases. */
+        private DoubleSupplier random;
         private boolean applyTcpOptions = true;
+        private MonitorConfig config;
 
         private Builder(KeepaliveSettings settings) {
             this.settings = Objects.requireNonNull(settings, "settings");
@@ -966,24 +999,32 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         /** How to ping on this protocol. Default: {@link KeepaliveProbe#binary()}. */
         public Builder probe(KeepaliveProbe probe) {
             this.probe = Objects.requireNonNull(probe, "probe");
+            this.config = null;
             return this;
         }
 
         /** Receives this connection's events; may be shared by many connections. Default: none. */
         public Builder listener(KeepaliveListener listener) {
             this.listener = Objects.requireNonNull(listener, "listener");
+            this.config = null;
             return this;
         }
 
         /** The time source, for tests. Default: {@link Ticker#system()}. */
         public Builder ticker(Ticker ticker) {
             this.ticker = Objects.requireNonNull(ticker, "ticker");
+            this.config = null;
             return this;
         }
 
-        /** Uniform values in [0, 1) for ping jitter, for tests. Default: {@link ThreadLocalRandom}. */
+        /**
+         * Uniform values in [0, 1) for ping jitter and for where a connection's first ping falls, for tests.
+         * Default: {@link ThreadLocalRandom} for jitter, and first pings spread evenly by the event loop (see
+         * {@link MonitorConfig#spreadingFirstPings}).
+         */
         public Builder random(DoubleSupplier random) {
             this.random = Objects.requireNonNull(random, "random");
+            this.config = null;
             return this;
         }
 
@@ -993,6 +1034,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
          */
         public Builder applyTcpOptions(boolean apply) {
             this.applyTcpOptions = apply;
+            this.config = null;
             return this;
         }
 
@@ -1003,8 +1045,27 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
          *         shorter than {@code pingInterval + pingTimeout} with a probe that pings
          */
         public KeepaliveHandler build() {
-            ProbeSettingsCheck.check(settings, probe);
             return new KeepaliveHandler(this);
         }
+
+        /**
+         * What the handlers built with this builder's current values share: the monitor's configuration, the same
+         * instance for builders with equal settings and the same ticker and random source
+         * ({@link MonitorConfig#shared}); the probe checked against the settings once.
+         */
+        MonitorConfig config() {
+            MonitorConfig c = config;
+            if (c == null) {
+                ProbeSettingsCheck.check(settings, probe);
+                // With the default random source, first pings are spread by the event loop's phases; with one
+                // given (tests), by it.
+                c = MonitorConfig.shared(settings, ticker, probe.sendsPings(), random != null ? random : DEFAULT_RANDOM,
+                        true, random);
+                config = c;
+            }
+            return c;
+        }
     }
+
+    private static final DoubleSupplier DEFAULT_RANDOM = () -> ThreadLocalRandom.current().nextDouble();
 }
