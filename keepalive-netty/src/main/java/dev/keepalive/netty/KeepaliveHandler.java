@@ -9,9 +9,7 @@ import dev.keepalive.PeerDiagnosis;
 import dev.keepalive.Ticker;
 import dev.keepalive.core.LivenessMonitor;
 import dev.keepalive.core.LivenessMonitor.Action;
-import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
 import dev.keepalive.core.LivenessMonitor.PingCause;
-import dev.keepalive.core.LivenessMonitor.PongResult;
 import dev.keepalive.core.LoopHealth;
 import dev.keepalive.core.MonitorConfig;
 import dev.keepalive.netty.internal.ConnectionEnd;
@@ -22,7 +20,6 @@ import dev.keepalive.netty.internal.ReadBarrier;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
@@ -42,7 +39,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.DoubleSupplier;
 
 /**
@@ -158,7 +154,7 @@ import java.util.function.DoubleSupplier;
  * other threads, which then see a recent but not necessarily current snapshot.
  */
 public final class KeepaliveHandler extends ChannelDuplexHandler {
-    private static final Logger log = LoggerFactory.getLogger(KeepaliveHandler.class);
+    static final Logger log = LoggerFactory.getLogger(KeepaliveHandler.class);
     /** One {@link LoopHealth} per event loop thread, shared by every handler on that loop. */
     private static final FastThreadLocal<LoopHealth> LOOP_HEALTH = new FastThreadLocal<>() {
         @Override
@@ -169,21 +165,21 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     };
 
     /** Shared by every handler with equal settings ({@link Builder#config()}): settings, ticker, derived values. */
-    private final MonitorConfig config;
-    private final KeepaliveListener listener;
+    final MonitorConfig config;
+    final KeepaliveListener listener;
     private final boolean applyTcpOptions;
     /** The builder's probe until {@link #handlerAdded}, then the one {@link KeepaliveProbe#forConnection} returned. */
-    private KeepaliveProbe probe;
+    KeepaliveProbe probe;
     /** Read once per write: {@code false} keeps the write path as it is for stateless probes. */
     private boolean interceptsWrites;
-    private final LivenessMonitor monitor;
+    final LivenessMonitor monitor;
     /**
      * The timer task, the close listener and the probe sink in one object: one small allocation per connection
      * instead of three (their methods would be public API on the handler itself).
      */
-    private final Hooks hooks = new Hooks();
+    private final HandlerEvents hooks = new HandlerEvents(this);
 
-    private ChannelHandlerContext ctx;
+    ChannelHandlerContext ctx;
     private boolean initialized;
     private boolean destroyed;
     private boolean closeRequested;
@@ -197,7 +193,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     /** Whether the monitor was last told that reads are paused. */
     private boolean readsPaused;
     private boolean probeErrorLogged;
-    private boolean tooManyPingsLogged;
+    boolean tooManyPingsLogged;
     private ScheduledFuture<?> timer;
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
@@ -206,7 +202,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private boolean tcpOptionsApplied;
     private volatile KeepaliveStats lastStats;
     /** Read confirmations ({@link #confirmRead()}); created on first use. */
-    private ReadBarrier barrier;
+    ReadBarrier barrier;
     private ScheduledFuture<?> barrierTimer;
     /** The channel's outbound buffer, kept to fail its writes with the reason when the transport closes it. */
     private ChannelOutboundBuffer outboundBuffer;
@@ -324,7 +320,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     /** Sends the barrier ping when it may go out, or arms its timer. */
-    private void pumpBarrier() {
+    void pumpBarrier() {
         if (destroyed || barrier == null) {
             return;
         }
@@ -605,7 +601,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         arm();
     }
 
-    private void arm() {
+    void arm() {
         if (destroyed || !monitor.hasDeadline()) {
             if (timer != null) {
                 timer.cancel(false);
@@ -630,7 +626,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * logged once per connection and counted, and the timer is always re-armed: a connection is never left
      * unwatched.
      */
-    private void onTimer() {
+    void onTimer() {
         timer = null;
         if (destroyed) {
             return;
@@ -657,7 +653,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
     }
 
-    private void probeError(String what, Throwable t) {
+    void probeError(String what, Throwable t) {
         monitor.onProbeError();
         if (!probeErrorLogged) {
             probeErrorLogged = true;
@@ -741,7 +737,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     // ---- death -----------------------------------------------------------------------------------------------
 
-    private void declareDead(DeadPeerReason reason) {
+    void declareDead(DeadPeerReason reason) {
         if (reason == DeadPeerReason.PING_TIMEOUT) {
             reportFinalMiss();
         }
@@ -799,7 +795,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * handler is, before the close future's listeners added after that, and before the transport fails the writes
      * still queued: so {@link #deadCause()} is set, and those writes fail with it.
      */
-    private void onChannelClosed(ChannelFuture future) {
+    void onChannelClosed(ChannelFuture future) {
         if (ctx != null) {
             onConnectionLost();
         }
@@ -882,99 +878,6 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             listener.onPeerDead(e);
         } catch (RuntimeException ex) {
             log.warn("KeepaliveListener threw", ex);
-        }
-    }
-
-    /** The handler's timer task, close listener and probe sink, in one object (see {@link #hooks}). */
-    private final class Hooks implements Runnable, ChannelFutureListener, KeepaliveProbe.Sink {
-
-        @Override
-        public void run() {
-            onTimer();
-        }
-
-        @Override
-        public void operationComplete(ChannelFuture future) {
-            onChannelClosed(future);
-        }
-
-        @Override
-        public void pingReceived(long pingId) {
-            if (monitor.onPeerPing() == PeerPingVerdict.ANSWER) {
-                Object pong;
-                try {
-                    pong = probe.newPong(ctx.alloc(), pingId);
-                } catch (Throwable t) {
-                    probeError(probe + " building pong " + pingId, t);
-                    return;
-                }
-                if (pong != null) {
-                    ctx.writeAndFlush(pong);
-                }
-                return;
-            }
-            closeForTooManyPings();
-        }
-
-        @Override
-        public void pingAnsweredElsewhere() {
-            if (monitor.onPeerPing() != PeerPingVerdict.ANSWER) {
-                closeForTooManyPings();
-            }
-        }
-
-        private void closeForTooManyPings() {
-            if (!tooManyPingsLogged) {
-                tooManyPingsLogged = true;
-                log.warn("Closing {}: it pinged more often than every {} more than {} times in a row "
-                                + "(too many pings); {} pings received", ctx.channel().remoteAddress(),
-                        config.settings().minPeerPingInterval(), config.settings().peerPingStrikes(),
-                        monitor.stats().peerPingsReceived());
-            }
-            Object goAway = probe.newTooManyPings(ctx.alloc());
-            if (goAway != null) {
-                ctx.writeAndFlush(goAway).addListener(ChannelFutureListener.CLOSE);
-            }
-            declareDead(DeadPeerReason.PEER_PINGED_TOO_OFTEN);
-        }
-
-        @Override
-        public void pongReceived(long pingId) {
-            if (ReadBarrier.isBarrierId(pingId)) {
-                if (barrier != null && barrier.onPong(pingId)) {
-                    pumpBarrier();
-                }
-                return;
-            }
-            PongResult result = monitor.onPong(pingId);
-            if (log.isDebugEnabled()) {
-                log.debug("pong {} from {}: {}, RTT {} us", pingId, ctx.channel().remoteAddress(), result,
-                        monitor.lastRttNanos() / 1000);
-            }
-            if (result == PongResult.ANSWERED) {
-                try {
-                    listener.onPongReceived(ctx.channel().remoteAddress(), pingId,
-                            Duration.ofNanos(monitor.lastRttNanos()));
-                } catch (RuntimeException e) {
-                    log.warn("KeepaliveListener threw", e);
-                }
-                arm();
-            }
-        }
-
-        @Override
-        public void tooManyPingsReceived() {
-            if (monitor.markDead(DeadPeerReason.TOO_MANY_PINGS)) {
-                log.warn("{} closes this connection because it was pinged too often; ping less often "
-                        + "(pingInterval {})", ctx.channel().remoteAddress(), config.settings().pingInterval());
-                declareDead(DeadPeerReason.TOO_MANY_PINGS);
-            }
-        }
-
-        @Override
-        public void malformed(String description) {
-            monitor.onMalformedProbeFrame();
-            log.debug("Dropped a malformed probe frame from {}: {}", ctx.channel().remoteAddress(), description);
         }
     }
 
