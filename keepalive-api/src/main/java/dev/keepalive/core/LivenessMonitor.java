@@ -77,6 +77,16 @@ import java.util.function.DoubleSupplier;
  * than {@code minPeerPingInterval} more than {@code peerPingStrikes} times in a row is closed, with at most one
  * strike per read from the socket (pings that queued while either side stalled and arrive together are a backlog,
  * not a flood).
+ *
+ * <p>One end pings: while none of our pings is outstanding, a ping from the peer makes our next ping wait a full
+ * interval from it, without jitter ({@link #onPeerPing()}); when both ends run this monitor with the same interval,
+ * the end that pinged first keeps pinging (its jittered waits are shorter) and the other answers. With
+ * {@link MonitorConfig#spreadingFirstPings}, a connection's first wait is spread evenly over one mean ping period,
+ * so connections opened together do not ping in waves. A read that carried an answering pong or a peer's ping
+ * re-plans the next ping once ({@link #onReadComplete()} returns {@code true}); other traffic is only recorded.
+ *
+ * <p>Per connection the monitor holds only its own state; what derives from the settings is in a
+ * {@link MonitorConfig} shared by every monitor with the same settings.
  */
 public final class LivenessMonitor {
 
@@ -761,13 +771,19 @@ public final class LivenessMonitor {
             if (fullWaitNext) {
                 currentIntervalNanos = interval; // the peer pings: stand down for a full interval
                 fullWaitNext = false;
-            } else if ((firstSilence || respreadNext) && config.spreadFirstPings && config.jitter > 0) {
-                respreadNext = false;
-                // The first wait spreads evenly over one mean ping period, ending at the full interval.
-                double u = config.phases != null ? config.phases.getAsDouble() : loopHealth.nextPhase();
+            } else if (firstSilence && config.spreadFirstPings && config.jitter > 0) {
+                // The first wait spreads evenly over one mean ping period, ending at the full interval. (No ping
+                // of ours came before it, so it cannot look like a flood to the peer.)
                 long meanPeriod = interval - (long) (interval * config.jitter / 2);
-                long cut = (long) (meanPeriod * u);
+                long cut = (long) (meanPeriod * phase());
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, meanPeriod));
+            } else if (respreadNext && config.jitter > 0) {
+                // After a stall: the usual jitter range, with an evenly spread phase instead of a random one, so
+                // that the pings the stall bunched spread out again at once (never closer to the last ping than
+                // pingInterval x (1 - pingJitter), which the peer's flood rule allows).
+                respreadNext = false;
+                long cut = (long) (interval * config.jitter * phase());
+                currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
             } else {
                 long cut = (long) (interval * config.jitter * config.random.getAsDouble());
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
@@ -775,6 +791,11 @@ public final class LivenessMonitor {
             intervalDrawn = true;
         }
         return currentIntervalNanos;
+    }
+
+    /** A phase in [0, 1) for a spread wait: from the configured source, else the event loop's sequence. */
+    private double phase() {
+        return config.phases != null ? config.phases.getAsDouble() : loopHealth.nextPhase();
     }
 
     private void computeDeadline(long now, boolean sawWrite) {

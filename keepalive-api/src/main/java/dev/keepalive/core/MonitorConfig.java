@@ -45,6 +45,12 @@ public final class MonitorConfig {
     final boolean spreadFirstPings;
     /** Where the spread's phases come from; {@code null}: the event loop's {@link LoopHealth#nextPhase()}. */
     final DoubleSupplier phases;
+    /** See {@link #timerTickNanos()}. */
+    private final long timerTickNanos;
+
+    /** The finest and coarsest tick timers are rounded up to (see {@link #timerTickNanos()}). */
+    static final long MIN_TICK_NANOS = 1_000_000L;
+    static final long MAX_TICK_NANOS = 5_000_000L;
 
     private MonitorConfig(KeepaliveSettings settings, Ticker ticker, boolean activeProbing, DoubleSupplier random,
                           boolean spreadFirstPings, DoubleSupplier phases) {
@@ -69,6 +75,8 @@ public final class MonitorConfig {
         this.stallThresholdNanos = settings.localStallThreshold().toNanos();
         this.minPeerPingNanos = settings.minPeerPingInterval().toNanos();
         this.peerPingStrikesAllowed = settings.peerPingStrikes();
+        this.timerTickNanos = ticker != Ticker.system() ? 0
+                : Math.max(MIN_TICK_NANOS, Math.min(MAX_TICK_NANOS, intervalNanos / 200));
     }
 
     /**
@@ -88,10 +96,12 @@ public final class MonitorConfig {
      * when {@code phases} is {@code null}, from the event loop's {@link LoopHealth#nextPhase()} (a low-discrepancy
      * sequence: connections opened together get phases spread evenly, not in clumps as random ones). Connections
      * opened together then ping evenly spread from their first ping on, instead of in waves until the jitter drifts
-     * them apart. The wait after an idle ping that went out {@link LoopHealth#LAG_THRESHOLD_NANOS} or more late is
-     * spread the same way: such a ping went out together with every other that came due while the loop was stuck,
-     * and those connections would ping in a wave from then on. A ping that comes early changes no verdict: every
-     * silence verdict waits for its full bound of silence. With {@code pingJitter} 0 nothing is spread.
+     * them apart. The wait after an idle ping that went out {@link LoopHealth#LAG_THRESHOLD_NANOS} or more late takes
+     * its cut within the usual jitter range from the same phases: such a ping went out together with every other
+     * that came due while the loop was stuck, and those connections would ping in a wave from then on (never closer
+     * to the previous ping than {@code pingInterval x (1 - pingJitter)}, so the peer's flood rule is not tripped). A
+     * ping that comes early changes no verdict: every silence verdict waits for its full bound of silence. With
+     * {@code pingJitter} 0 nothing is spread.
      */
     public MonitorConfig spreadingFirstPings(DoubleSupplier phases) {
         return new MonitorConfig(settings, ticker, activeProbing, random, true, phases);
@@ -115,6 +125,18 @@ public final class MonitorConfig {
         c = new MonitorConfig(settings, ticker, activeProbing, random, spreadFirstPings, phases);
         RECENT.set(slot, c);
         return c;
+    }
+
+    /**
+     * The tick a transport may round its timer deadlines up to, so that the timers of many connections due within
+     * one tick run in one wake-up of the event loop instead of one each (evenly spread pings would otherwise wake
+     * the loop once per connection): {@code pingInterval / 200}, between 1 ms and 5 ms, well below the lateness
+     * {@link LoopHealth} counts as a stall, and fine enough that pings stay spread over any 10 ms. Timers run at
+     * most this much later than their deadline, never earlier.
+     * 0 with a ticker other than {@link Ticker#system()} (tests keep exact deadlines).
+     */
+    public long timerTickNanos() {
+        return timerTickNanos;
     }
 
     /** The settings the values come from. */

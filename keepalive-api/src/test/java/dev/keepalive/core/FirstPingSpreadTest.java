@@ -74,7 +74,8 @@ class FirstPingSpreadTest {
         assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
         ticker.advanceNanos(1_000_000);
         assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(1));
-        assertEquals(ticker.nanoTime() + I - (long) (MEAN * 0.5), m.deadline(), "spread again after the stall");
+        assertEquals(ticker.nanoTime() + I - (long) (I * 0.2 * 0.5), m.deadline(),
+                "after the stall, the jitter range with a spread phase (the random source says 0)");
         // Punctual: the usual wait.
         ticker.set(m.deadline());
         assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
@@ -129,6 +130,17 @@ class FirstPingSpreadTest {
         }
         int max = Arrays.stream(slots).max().orElseThrow();
         assertTrue(max <= 3, "largest 10 ms slot: " + max);
+    }
+
+    @Test
+    void theTimerTickIsAFineFractionOfTheIntervalAndNoneWithATestTicker() {
+        KeepaliveSettings.Builder b = KeepaliveSettings.builder().pingTimeout(Duration.ofMillis(100));
+        assertEquals(5_000_000L, MonitorConfig.of(b.pingInterval(Duration.ofSeconds(1)).build(),
+                dev.keepalive.Ticker.system(), true, () -> 0.0).timerTickNanos());
+        assertEquals(1_000_000L, MonitorConfig.of(b.pingInterval(Duration.ofMillis(150)).build(),
+                dev.keepalive.Ticker.system(), true, () -> 0.0).timerTickNanos());
+        assertEquals(0, MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).timerTickNanos(),
+                "deadlines stay exact with a test ticker");
     }
 
     @Test

@@ -617,8 +617,22 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             timer.cancel(false);
         }
         timerDeadline = deadline;
-        long delay = Math.max(0, deadline - config.ticker().nanoTime());
+        long now = config.ticker().nanoTime();
+        long delay = Math.max(0, fireAt(deadline, now, config.timerTickNanos()) - now);
         timer = ctx.executor().schedule(hooks, delay, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * When the timer for {@code deadline} runs: the deadline rounded up to the next multiple of {@code tick}, so
+     * that the timers of the connections on one event loop due within a tick share one wake-up; a deadline already
+     * due (a re-check after one more I/O pass) at once. Never before the deadline.
+     */
+    static long fireAt(long deadline, long now, long tick) {
+        if (tick <= 0 || deadline - now <= 0) {
+            return deadline;
+        }
+        long past = Math.floorMod(deadline, tick);
+        return past == 0 ? deadline : deadline + (tick - past);
     }
 
     /**

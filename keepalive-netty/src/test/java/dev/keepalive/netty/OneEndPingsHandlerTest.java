@@ -109,6 +109,20 @@ class OneEndPingsHandlerTest {
     }
 
     @Test
+    void timersRoundUpToTheTickNeverEarlierAndDueOnesRunAtOnce() {
+        long tick = 5_000_000L;
+        assertEquals(10_000_000L, KeepaliveHandler.fireAt(5_000_001L, 0, tick), "up to the next tick");
+        assertEquals(10_000_000L, KeepaliveHandler.fireAt(10_000_000L, 0, tick), "on a tick: as it is");
+        assertEquals(-5_000_000L, KeepaliveHandler.fireAt(-9_999_999L, -20_000_000L, tick), "negative times too");
+        assertEquals(Long.MAX_VALUE - 7, KeepaliveHandler.fireAt(Long.MAX_VALUE - 7, Long.MAX_VALUE - 7, tick),
+                "a re-check due now runs at once, unrounded");
+        long nearOverflow = Long.MAX_VALUE - 1_000;
+        long at = KeepaliveHandler.fireAt(nearOverflow, nearOverflow - 10, tick);
+        assertEquals(true, at - nearOverflow >= 0 && at - nearOverflow < tick, "wrap-safe across the overflow");
+        assertEquals(123L, KeepaliveHandler.fireAt(123L, 0, 0), "no tick: exact");
+    }
+
+    @Test
     void plainTrafficLeavesTheTimerWhereItIs() {
         start(0, 0);
         time.advance(ofSeconds(1));
