@@ -50,7 +50,10 @@ import java.util.function.DoubleSupplier;
  * path only sets a flag; the clock is read once per read from the socket, and no timer is rescheduled and no
  * listener added on writes. Any inbound message counts as liveness, so a busy connection sends no pings; so do
  * bytes of a message still being decoded, so a peer that trickles a large message through a slow link is not
- * declared dead while its pong waits behind that message.
+ * declared dead while its pong waits behind that message. When both ends run the handler, one of them pings: a
+ * peer's ping defers ours by a full interval. Every handler built with equal settings shares their derived values
+ * ({@link MonitorConfig}); timers round up to a tick of {@code pingInterval / 200} (1 to 5 ms), so the timers of
+ * many idle connections on one event loop share its wake-ups.
  *
  * <h2>Pipeline</h2>
  * Place it after the handlers that turn bytes into messages and back, so that probes travel as messages of the
