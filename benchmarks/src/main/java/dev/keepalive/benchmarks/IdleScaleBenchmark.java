@@ -73,7 +73,7 @@ import java.util.stream.Collectors;
  *       connections are closed and no socket channel is left on the heap, divided by the connections. The
  *       second reading keeps what the process built once for all (buffer pools, caches, grown tables), so the
  *       difference is what each connection holds. The keepalive state is the difference to the bare mode (target:
- *       under 300 bytes), and class histograms taken with the two readings show which classes make it up. Also
+ *       at most 200 bytes), and class histograms taken with the two readings show which classes make it up. Also
  *       printed: heap growth since before connecting, per connection, one-time state included.</li>
  *   <li>Process CPU ({@code OperatingSystemMXBean#getProcessCpuTime}) of clients and servers over the window, as a
  *       share of one core, and the part the JIT compiler threads used (from {@code /proc/self/task}). Per ping:
@@ -110,7 +110,13 @@ public final class IdleScaleBenchmark {
     static final List<String> CHILD_JVM_ARGS = List.of("-Xms1g", "-Xmx1g", "-XX:+UseSerialGC",
             "-XX:-UseDynamicNumberOfCompilerThreads", "-Dslf4j.internal.verbosity=ERROR");
     /** Target: retained heap of the keepalive state per connection. */
-    static final double TARGET_STATE_BYTES = 300;
+    static final double TARGET_STATE_BYTES = 200;
+    /** Target: the library's CPU per ping at most this fraction of the baseline's. */
+    static final double TARGET_CPU_RATIO = 0.8;
+    /** Target: pings per connection per interval with the library on both ends. */
+    static final double TARGET_PINGS_PER_INTERVAL = 1.05;
+    /** System property that carries {@code --jitter} to the child processes (the library's pingJitter). */
+    static final String JITTER_PROPERTY = "keepalive.idle.jitter";
     /** Target: the largest 10 ms window holds at most this many times the mean. */
     static final double TARGET_SPREAD_RATIO = 2;
     /** Target: p99 lateness of a 10 ms timer on the client loops. */
@@ -262,6 +268,8 @@ public final class IdleScaleBenchmark {
                     serverInterval = duration(value);
                 } else if (arg.startsWith("--max-ping-rate=")) {
                     maxPingRate = Integer.parseInt(value.replace("_", "").replace(",", ""));
+                } else if (arg.startsWith("--jitter=")) {
+                    System.setProperty(JITTER_PROPERTY, Double.toString(Double.parseDouble(value)));
                 } else if (arg.startsWith("--per-process=")) {
                     perProcess = Integer.parseInt(value.replace("_", "").replace(",", ""));
                 } else if (arg.matches("[0-9_,]+")) {
@@ -270,7 +278,7 @@ public final class IdleScaleBenchmark {
                     throw new IllegalArgumentException("unknown argument " + arg + "; usage: IdleScaleBenchmark "
                             + "[--interval=1s] [--warmup=5s] [--measure=10s] [--modes=bare,IdleStateHandler,"
                             + "keepalive] [--per-process=17000] [--server-interval=<as --interval>] "
-                            + "[--max-ping-rate=10000] [N ...]");
+                            + "[--max-ping-rate=10000] [--jitter=<library default>] [N ...]");
                 }
             }
             return new Config(counts.isEmpty() ? d.connectionCounts() : counts, interval, warmup, measure, modes,
@@ -604,15 +612,19 @@ public final class IdleScaleBenchmark {
         List<ChildJvm> servers = new ArrayList<>();
         List<ChildJvm> clients = new ArrayList<>();
         List<String> sources = new ArrayList<>();
+        List<String> jvmArgs = new ArrayList<>(CHILD_JVM_ARGS);
+        if (System.getProperty(JITTER_PROPERTY) != null) {
+            jvmArgs.add("-D" + JITTER_PROPERTY + "=" + System.getProperty(JITTER_PROPERTY));
+        }
         try {
             for (int i = 0; i < processes; i++) {
-                servers.add(ChildJvm.start("idle-server-" + i, IdleScaleProcess.class, CHILD_JVM_ARGS,
+                servers.add(ChildJvm.start("idle-server-" + i, IdleScaleProcess.class, jvmArgs,
                         List.of("server", mode.name(), interval, serverInterval)));
             }
             for (int i = 0; i < processes; i++) {
                 String source = sourceAddress();
                 sources.add(source);
-                clients.add(ChildJvm.start("idle-client-" + i, IdleScaleProcess.class, CHILD_JVM_ARGS,
+                clients.add(ChildJvm.start("idle-client-" + i, IdleScaleProcess.class, jvmArgs,
                         List.of("client", mode.name(), interval, serverInterval, source,
                                 Integer.toString(share(n, processes, i)))));
             }
@@ -881,9 +893,14 @@ public final class IdleScaleBenchmark {
                 r.clientPings(), r.serverPings())));
         t.row("pings per connection per second", cell(m, r -> String.format(Locale.ROOT, "%.3f", r.pingRate())),
                 ratio(base, lib, ModeResult::pingRate), "");
+        double intervalSeconds = config.interval(size.connections()).toNanos() / 1e9;
+        String pingsTarget = lib == null ? "" : String.format(Locale.ROOT, "<= %.2f: %s", TARGET_PINGS_PER_INTERVAL,
+                verdict(lib.pingRate() * intervalSeconds <= TARGET_PINGS_PER_INTERVAL));
+        t.row("  per connection per interval", cell(m, r -> String.format(Locale.ROOT, "%.3f",
+                r.pingRate() * intervalSeconds)), "", pingsTarget);
         t.row("pongs in window", cell(m, r -> String.format(Locale.ROOT, "%,d", r.pongs())));
-        String cpuTarget = base == null || lib == null ? "" : "< baseline: "
-                + verdict(lib.clientCpuPerPing() < base.clientCpuPerPing());
+        String cpuTarget = base == null || lib == null ? "" : String.format(Locale.ROOT, "<= %.1f x baseline: %s",
+                TARGET_CPU_RATIO, verdict(lib.clientCpuPerPing() <= TARGET_CPU_RATIO * base.clientCpuPerPing()));
         t.row("client CPU per ping (JIT excluded)", cell(m, r -> micros(r.clientCpuPerPing())),
                 ratio(base, lib, ModeResult::clientCpuPerPing), cpuTarget);
         if (bare != null) {
@@ -893,8 +910,9 @@ public final class IdleScaleBenchmark {
         }
         t.row("  with JIT", cell(m, r -> micros(r.perPing(r.clientCores()))),
                 ratio(base, lib, r -> r.perPing(r.clientCores())), "");
-        String totalTarget = base == null || lib == null ? "" : "< baseline: "
-                + verdict(lib.totalCpuPerPing() < base.totalCpuPerPing());
+        String totalTarget = base == null || lib == null ? "" : String.format(Locale.ROOT,
+                "<= %.1f x baseline: %s", TARGET_CPU_RATIO,
+                verdict(lib.totalCpuPerPing() <= TARGET_CPU_RATIO * base.totalCpuPerPing()));
         t.row("client + server CPU per ping (JIT excl.)", cell(m, r -> micros(r.totalCpuPerPing())),
                 ratio(base, lib, ModeResult::totalCpuPerPing), totalTarget);
         if (bare != null) {
@@ -979,8 +997,8 @@ public final class IdleScaleBenchmark {
         String libCell = lib == null ? "" : bytes(heap.applyAsDouble(lib) - b);
         String r = base == null || lib == null ? "" : String.format(Locale.ROOT, "%.2f",
                 (heap.applyAsDouble(lib) - b) / (heap.applyAsDouble(base) - b));
-        String target = lib == null || !judge ? "" : String.format(Locale.ROOT, "< %.0f B: %s", TARGET_STATE_BYTES,
-                verdict(heap.applyAsDouble(lib) - b < TARGET_STATE_BYTES));
+        String target = lib == null || !judge ? "" : String.format(Locale.ROOT, "<= %.0f B: %s", TARGET_STATE_BYTES,
+                verdict(heap.applyAsDouble(lib) - b <= TARGET_STATE_BYTES));
         t.row(name, "-", baseCell, libCell, r, target);
     }
 

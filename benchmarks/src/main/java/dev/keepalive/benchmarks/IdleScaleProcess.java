@@ -931,7 +931,9 @@ public final class IdleScaleProcess {
      * 2 missed pings, is 3 intervals, like the baseline's reader idle), other defaults.
      */
     static KeepaliveSettings settings(Duration interval) {
-        return KeepaliveSettings.builder().pingInterval(interval).pingTimeout(interval).build();
+        KeepaliveSettings.Builder b = KeepaliveSettings.builder().pingInterval(interval).pingTimeout(interval);
+        String jitter = System.getProperty(IdleScaleBenchmark.JITTER_PROPERTY);
+        return (jitter == null ? b : b.pingJitter(Double.parseDouble(jitter))).build();
     }
 
     /**

@@ -77,6 +77,16 @@ import java.util.function.DoubleSupplier;
  * than {@code minPeerPingInterval} more than {@code peerPingStrikes} times in a row is closed, with at most one
  * strike per read from the socket (pings that queued while either side stalled and arrive together are a backlog,
  * not a flood).
+ *
+ * <p>One end pings: while none of our pings is outstanding, a ping from the peer makes our next ping wait a full
+ * interval from it, without jitter ({@link #onPeerPing()}); when both ends run this monitor with the same interval,
+ * the end that pinged first keeps pinging (its jittered waits are shorter) and the other answers. With
+ * {@link MonitorConfig#spreadingFirstPings}, a connection's first wait is spread evenly over one mean ping period,
+ * so connections opened together do not ping in waves. A read that carried an answering pong or a peer's ping
+ * re-plans the next ping once ({@link #onReadComplete()} returns {@code true}); other traffic is only recorded.
+ *
+ * <p>Per connection the monitor holds only its own state; what derives from the settings is in a
+ * {@link MonitorConfig} shared by every monitor with the same settings.
  */
 public final class LivenessMonitor {
 
@@ -139,31 +149,15 @@ public final class LivenessMonitor {
     /** A lagging event loop delays a silence verdict to at most this many times its bound. */
     public static final int MAX_LAG_FACTOR = 2;
 
-    private final Ticker ticker;
-    private final DoubleSupplier random;
-    private final boolean activeProbing;
-    private final long intervalNanos;
-    private final double jitter;
-    private final long timeoutMaxNanos;
-    private final long timeoutMinNanos;
-    private final int missedBeforeDead;
-    /** Least silence before PING_TIMEOUT: pingInterval + pingsMissedBeforeDead x pingTimeout. */
-    private final long pingBoundNanos;
-    private final long readIdleNanos;
-    private final long firstResponseNanos;
-    private final long writeStallNanos;
-    private final long writeStallStepNanos;
-    private final long stallThresholdNanos;
-    private final long minPeerPingNanos;
-    private final int peerPingStrikesAllowed;
-    private LoopHealth loopHealth = new LoopHealth();
+    /** Shared by every monitor with the same settings: the settings-derived values, ticker and random source. */
+    private final MonitorConfig config;
+    private LoopHealth loopHealth;
 
     private LivenessState state = LivenessState.INACTIVE;
     private DeadPeerReason deadReason;
 
-    // Inbound.
-    private long activeAt;
-    private long lagAtActive;
+    // Inbound. Before the first byte (not proven), lastInboundAt is the moment the connection became active and
+    // lagAtQuietFrom the loop's lag then: the first-response allowance counts from there.
     /** A message arrived whose read has not completed yet (its time is taken at {@link #onReadComplete()}). */
     private boolean inboundPending;
     /** Some byte has arrived since the connection became active. */
@@ -173,35 +167,42 @@ public final class LivenessMonitor {
     /** Silence counts from here: the last inbound byte, or the moment reads resumed after a pause. */
     private long quietFrom;
     private long lagAtQuietFrom;
+    /** The idle wait drawn for the silence that started at {@link #quietFrom}, valid while {@link #intervalDrawn}. */
     private long currentIntervalNanos;
     private boolean intervalDrawn;
-    private long intervalDrawnFor;
+    /** The next idle wait is a full interval, without jitter: the peer pinged us (it is the end that pings). */
+    private boolean fullWaitNext;
+    /** No idle wait has been drawn past the connection's first silence (activation, then its first read). */
+    private boolean firstSilence = true;
+    /** The next idle wait is spread as a first one: the last ping went out with a stalled loop's backlog. */
+    private boolean respreadNext;
+    /** A pong or a peer's ping in the read being processed changed the plan: re-plan when the read completes. */
+    private boolean replanAfterRead;
     private boolean readsPaused;
     private boolean writeSinceCheck;
     /** A verdict or miss asked for one more I/O pass; the next timer call decides. */
     private boolean rechecking;
 
     // Our pings.
-    private long lastPingId;
+    /** Unsigned: ids run to 2^32 - 1 (a ping a second for 136 years). */
+    private int lastPingId;
     private long lastPingSentAt;
     /** The ping timeout counts from here: when it was sent, or when reads resumed. */
     private long pingClockFrom;
     private boolean lastPingAnswered = true;
     private PingCause pingCause = PingCause.IDLE;
-    private int missed;
-    private int stallReprobes;
+    private short missed;
+    private byte stallReprobes;
     private long lastLatenessNanos;
 
-    // Outbound progress, sampled.
-    private boolean outboundPending;
-    private long outboundStalledSince;
-    private long outboundProgressToken;
+    /** Outbound progress, sampled; only with a write-stall timeout. */
+    private final OutboundWatch outbound;
 
     // The peer's pings.
     private boolean peerPinged;
     private boolean peerPingInThisRead;
+    private short peerStrikes;
     private long lastPeerPingAt;
-    private int peerStrikes;
 
     private boolean hasDeadline;
     private long deadline;
@@ -211,18 +212,30 @@ public final class LivenessMonitor {
     private long smoothedRttNanos = -1;
     private long rttVarNanos;
 
-    // Counters.
-    private long pingsSent;
-    private long pongsReceived;
-    private long pingsMissedTotal;
-    private long stalePongs;
-    private long duplicatePongs;
-    private long unsolicitedPongs;
-    private long peerPingsReceived;
-    private long peerPingStrikesTotal;
-    private long malformedProbeFrames;
-    private long localStalls;
-    private long probeErrors;
+    // Counters of what every connection sees (unsigned ints); the rarer ones are in anomalies, made on first use.
+    private int pingsSent;
+    private int pongsReceived;
+    private int pingsMissedTotal;
+    private int peerPingsReceived;
+    private Anomalies anomalies;
+
+    /** Counters of what a healthy connection rarely sees. */
+    private static final class Anomalies {
+        int stalePongs;
+        int duplicatePongs;
+        int unsolicitedPongs;
+        int peerPingStrikes;
+        int malformedProbeFrames;
+        int localStalls;
+        int probeErrors;
+    }
+
+    /** The outbound queue as last sampled (write-stall check). */
+    private static final class OutboundWatch {
+        boolean pending;
+        long stalledSince;
+        long progressToken;
+    }
 
     /**
      * @param settings      the validated settings
@@ -232,24 +245,22 @@ public final class LivenessMonitor {
      * @param random        uniform values in [0, 1) for jitter
      */
     public LivenessMonitor(KeepaliveSettings settings, Ticker ticker, boolean activeProbing, DoubleSupplier random) {
-        Objects.requireNonNull(settings, "settings");
-        this.ticker = Objects.requireNonNull(ticker, "ticker");
-        this.random = Objects.requireNonNull(random, "random");
-        this.activeProbing = activeProbing;
-        this.intervalNanos = settings.pingInterval().toNanos();
-        this.jitter = settings.pingJitter();
-        this.timeoutMaxNanos = settings.pingTimeout().toNanos();
-        this.timeoutMinNanos = settings.pingTimeoutMin().map(d -> d.toNanos()).orElse(-1L);
-        this.missedBeforeDead = settings.pingsMissedBeforeDead();
-        this.pingBoundNanos = settings.idleDetectionBound().toNanos();
-        this.readIdleNanos = settings.readIdleTimeout().map(d -> d.toNanos())
-                .orElse(activeProbing ? -1L : settings.idleDetectionBound().toNanos());
-        this.firstResponseNanos = settings.firstResponseTimeout().toNanos();
-        this.writeStallNanos = settings.writeStallTimeout().map(d -> d.toNanos()).orElse(-1L);
-        this.writeStallStepNanos = writeStallNanos < 0 ? -1 : Math.max(1, writeStallNanos / CHECK_STEPS);
-        this.stallThresholdNanos = settings.localStallThreshold().toNanos();
-        this.minPeerPingNanos = settings.minPeerPingInterval().toNanos();
-        this.peerPingStrikesAllowed = settings.peerPingStrikes();
+        this(MonitorConfig.of(settings, ticker, activeProbing, random));
+    }
+
+    /** A monitor with the shared part {@code config} (one per settings, for every connection). */
+    public LivenessMonitor(MonitorConfig config) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.outbound = config.writeStallNanos >= 0 ? new OutboundWatch() : null;
+    }
+
+    private Anomalies anomalies() {
+        Anomalies a = anomalies;
+        if (a == null) {
+            a = new Anomalies();
+            anomalies = a;
+        }
+        return a;
     }
 
     /**
@@ -269,13 +280,14 @@ public final class LivenessMonitor {
         if (state != LivenessState.INACTIVE) {
             return Action.NONE;
         }
-        long now = ticker.nanoTime();
+        if (loopHealth == null) {
+            loopHealth = new LoopHealth();
+        }
+        long now = config.ticker.nanoTime();
         state = LivenessState.WATCHING;
-        activeAt = now;
-        lagAtActive = loopHealth.stalledNanos();
         lastInboundAt = now;
         quietFrom = now;
-        lagAtQuietFrom = lagAtActive;
+        lagAtQuietFrom = loopHealth.stalledNanos();
         computeDeadline(now, false);
         return Action.NONE;
     }
@@ -294,30 +306,43 @@ public final class LivenessMonitor {
      * inbound byte is exact, and ends the read batch of the ping-flood rule. Not for the empty read at end of
      * stream.
      *
-     * @return {@code true} only for the connection's first bytes, whose arrival may bring the deadline earlier
-     *         (read idle starts to count): re-arm the timer then
+     * @return {@code true} for the connection's first bytes, whose arrival may bring the deadline earlier (read
+     *         idle starts to count), and after a read that carried an answering pong or a peer's ping (the next ping
+     *         is due at a new time, usually later): move the timer to {@link #deadline()} then, later or earlier.
+     *         Other traffic never moves it.
      */
     public boolean onReadComplete() {
-        long now = ticker.nanoTime();
+        long now = config.ticker.nanoTime();
         inboundPending = false;
         peerPingInThisRead = false;
+        boolean replan = replanAfterRead;
+        replanAfterRead = false;
         if (!isWatching()) {
             return false;
         }
         boolean first = !proven;
+        boolean drawn = intervalDrawn;
         recordInbound(now);
-        if (first) {
-            computeDeadline(now, false);
+        if (replan) {
+            intervalDrawn = drawn; // the wait drawn at the pong or peer ping holds for the silence after this read
         }
-        return first;
+        if (first || replan) {
+            computeDeadline(now, false);
+            return true;
+        }
+        return false;
     }
 
     private void recordInbound(long now) {
+        if (proven) {
+            firstSilence = false; // the second read: the connection's opening exchange is over
+        }
         proven = true;
         lastInboundAt = now;
         if (now - quietFrom > 0) {
             quietFrom = now;
             lagAtQuietFrom = loopHealth.stalledNanos();
+            intervalDrawn = false;
         }
     }
 
@@ -336,11 +361,14 @@ public final class LivenessMonitor {
         if (!isWatching()) {
             return false;
         }
-        long now = ticker.nanoTime();
+        long now = config.ticker.nanoTime();
         if (!paused) {
             if (now - quietFrom > 0) {
                 quietFrom = now;
-                lagAtQuietFrom = loopHealth.stalledNanos();
+                intervalDrawn = false;
+                if (proven) { // before the first byte, the first-response allowance keeps its start
+                    lagAtQuietFrom = loopHealth.stalledNanos();
+                }
             }
             if (state == LivenessState.PING_OUTSTANDING) {
                 pingClockFrom = now;
@@ -371,18 +399,18 @@ public final class LivenessMonitor {
         if (!isWatching()) {
             return Action.NONE;
         }
-        boolean canProbe = activeProbing && state == LivenessState.WATCHING && !inboundPending;
-        if (!canProbe && writeStallNanos < 0) {
+        boolean canProbe = config.activeProbing && state == LivenessState.WATCHING && !inboundPending;
+        if (!canProbe && outbound == null) {
             return Action.NONE;
         }
-        long now = ticker.nanoTime();
-        if (canProbe && now - lastInboundAt >= intervalNanos) {
+        long now = config.ticker.nanoTime();
+        if (canProbe && now - lastInboundAt >= config.intervalNanos) {
             sendPing(now, PingCause.WRITE_AFTER_QUIET);
             computeDeadline(now, true);
             return Action.SEND_PING;
         }
-        if (writeStallNanos >= 0) {
-            long check = now + writeStallStepNanos;
+        if (outbound != null) {
+            long check = now + config.writeStallStepNanos;
             if (!hasDeadline || deadline - check > 0) {
                 deadline = check;
                 hasDeadline = true;
@@ -398,19 +426,20 @@ public final class LivenessMonitor {
      * @return what the pong was; only {@link PongResult#ANSWERED} changes anything
      */
     public PongResult onPong(long pingId) {
-        if (pingId != lastPingId || lastPingId == 0) {
-            if (pingId > 0 && pingId < lastPingId) {
-                stalePongs++;
+        long current = pingId();
+        if (pingId != current || current == 0) {
+            if (pingId > 0 && pingId < current) {
+                anomalies().stalePongs++;
                 return PongResult.STALE;
             }
-            unsolicitedPongs++;
+            anomalies().unsolicitedPongs++;
             return PongResult.UNSOLICITED;
         }
         if (lastPingAnswered) {
-            duplicatePongs++;
+            anomalies().duplicatePongs++;
             return PongResult.DUPLICATE;
         }
-        long now = ticker.nanoTime();
+        long now = config.ticker.nanoTime();
         lastPingAnswered = true;
         pongsReceived++;
         recordRtt(now - lastPingSentAt);
@@ -421,36 +450,64 @@ public final class LivenessMonitor {
             stallReprobes = 0;
             rechecking = false;
             intervalDrawn = false;
-            computeDeadline(now, false);
+            replan(now);
         }
         return PongResult.ANSWERED;
+    }
+
+    /**
+     * The next ping is due at a new time, from now; inside a read (after {@link #onInbound()}) again when the read
+     * completes, from its time (the last inbound byte's), with the same draw.
+     */
+    private void replan(long now) {
+        computeDeadline(now, false);
+        if (inboundPending) {
+            replanAfterRead = true;
+        }
     }
 
     /**
      * The peer sent a ping. Call {@link #onInbound()} for its bytes as for any message. At most one ping per read
      * from the socket can be a strike: pings read together queued behind a stall, they are a backlog, not a flood.
      *
+     * <p>While none of our pings is outstanding, our next ping waits a full interval, without jitter, from the read
+     * that brought the peer's ping (from now, when called outside a read): a peer that pings at the same interval,
+     * jittered and so a little more often, then always pings first, and one ping per interval keeps both ends
+     * watched, instead of each end pinging the other. Verdicts do not change: they count silence, and the peer's
+     * ping is inbound traffic. While our ping is outstanding, the peer's ping proves the peer alive as any inbound
+     * message does, even if the pong to our ping comes late.
+     *
      * @return whether to answer it, or to close the connection for pinging too often
      */
     public PeerPingVerdict onPeerPing() {
         peerPingsReceived++;
-        if (minPeerPingNanos == 0 || !isWatching() || peerPingInThisRead) {
+        if (!isWatching()) {
             return PeerPingVerdict.ANSWER;
         }
-        peerPingInThisRead = true;
-        long now = ticker.nanoTime();
-        if (peerPinged && now - lastPeerPingAt < minPeerPingNanos) {
-            peerStrikes++;
-            peerPingStrikesTotal++;
-            if (peerStrikes > peerPingStrikesAllowed) {
-                markDead(DeadPeerReason.PEER_PINGED_TOO_OFTEN);
-                return PeerPingVerdict.TOO_MANY_PINGS;
+        long now = config.ticker.nanoTime();
+        if (config.minPeerPingNanos > 0 && !peerPingInThisRead) {
+            peerPingInThisRead = true;
+            if (peerPinged && now - lastPeerPingAt < config.minPeerPingNanos) {
+                anomalies().peerPingStrikes++;
+                if (++peerStrikes > config.peerPingStrikesAllowed) {
+                    markDead(DeadPeerReason.PEER_PINGED_TOO_OFTEN);
+                    return PeerPingVerdict.TOO_MANY_PINGS;
+                }
+            } else {
+                peerStrikes = 0;
             }
-        } else {
-            peerStrikes = 0;
+            peerPinged = true;
+            lastPeerPingAt = now;
         }
-        peerPinged = true;
-        lastPeerPingAt = now;
+        if (state == LivenessState.WATCHING && config.activeProbing) {
+            fullWaitNext = true;
+            respreadNext = false;
+            firstSilence = false;
+            intervalDrawn = false;
+            recordInbound(now);
+            intervalDrawn = false;
+            replan(now);
+        }
         return PeerPingVerdict.ANSWER;
     }
 
@@ -460,7 +517,7 @@ public final class LivenessMonitor {
      * answers it.
      */
     public void onPingNotSent() {
-        if (pingsSent > 0) {
+        if (pingsSent != 0) {
             pingsSent--;
         }
     }
@@ -477,19 +534,19 @@ public final class LivenessMonitor {
         if (state != LivenessState.PING_OUTSTANDING || delayNanos <= 0) {
             return;
         }
-        long now = ticker.nanoTime();
+        long now = config.ticker.nanoTime();
         pingClockFrom = now + Math.min(delayNanos, Long.MAX_VALUE / 4);
         computeDeadline(now, false);
     }
 
     /** Building or writing a probe frame threw; it is counted (the transport logs it and carries on). */
     public void onProbeError() {
-        probeErrors++;
+        anomalies().probeErrors++;
     }
 
     /** A probe frame from the peer could not be decoded; it is counted (the transport drops it). */
     public void onMalformedProbeFrame() {
-        malformedProbeFrames++;
+        anomalies().malformedProbeFrames++;
     }
 
     /**
@@ -501,21 +558,22 @@ public final class LivenessMonitor {
      * @return {@code true} when the deadline moved earlier and the timer must be re-armed
      */
     public boolean onOutboundSample(long pendingBytes, long progressToken) {
-        if (writeStallNanos < 0 || !isWatching()) {
+        OutboundWatch out = outbound;
+        if (out == null || !isWatching()) {
             return false;
         }
         if (pendingBytes <= 0) {
-            outboundPending = false;
+            out.pending = false;
             return false;
         }
-        long now = ticker.nanoTime();
-        if (!outboundPending || progressToken != outboundProgressToken) {
-            outboundStalledSince = now;
-            outboundProgressToken = progressToken;
+        long now = config.ticker.nanoTime();
+        if (!out.pending || progressToken != out.progressToken) {
+            out.stalledSince = now;
+            out.progressToken = progressToken;
         }
-        if (!outboundPending) {
-            outboundPending = true;
-            long check = now + writeStallStepNanos;
+        if (!out.pending) {
+            out.pending = true;
+            long check = now + config.writeStallStepNanos;
             if (!hasDeadline || deadline - check > 0) {
                 deadline = check;
                 hasDeadline = true;
@@ -546,15 +604,16 @@ public final class LivenessMonitor {
             inboundPending = false;
             recordInbound(now);
         }
-        if (outboundPending && now - outboundStalledSince >= writeStallNanos) {
+        if (outbound != null && outbound.pending && now - outbound.stalledSince >= config.writeStallNanos) {
             return verdict(now, DeadPeerReason.WRITE_STALL);
         }
         if (!readsPaused) {
             if (!proven) {
-                if (now - activeAt >= firstResponseNanos + lagAllowance(lagAtActive, firstResponseNanos)) {
+                if (now - lastInboundAt >= config.firstResponseNanos + lagAllowance(config.firstResponseNanos)) {
                     return verdict(now, DeadPeerReason.FIRST_RESPONSE_TIMEOUT);
                 }
-            } else if (readIdleNanos >= 0 && now - quietFrom >= readIdleNanos + lagAllowance(readIdleNanos)) {
+            } else if (config.readIdleNanos >= 0
+                    && now - quietFrom >= config.readIdleNanos + lagAllowance(config.readIdleNanos)) {
                 return verdict(now, DeadPeerReason.READ_IDLE);
             }
         }
@@ -568,19 +627,19 @@ public final class LivenessMonitor {
             } else if (readsPaused) {
                 // A pong we are not reading proves nothing, and no miss counts. Ping on, once an interval: the
                 // peer sees us alive (we cannot answer its pings now), and middleboxes keep the flow.
-                if (now - lastPingSentAt >= intervalNanos) {
+                if (now - lastPingSentAt >= config.intervalNanos) {
                     sendPing(now, PingCause.IDLE);
                     action = Action.SEND_PING;
                 }
-            } else if (proven && missed >= missedBeforeDead) {
+            } else if (proven && missed >= config.missedBeforeDead) {
                 // Enough pings missed: the verdict waits for the full bound of silence.
                 if (pingTimeoutDue(now)) {
                     return verdict(now, DeadPeerReason.PING_TIMEOUT);
                 }
             } else if (now - pingClockFrom >= effectiveTimeoutNanos()) {
-                if (!rechecking && lateness >= stallThresholdNanos && stallReprobes < MAX_STALL_REPROBES) {
+                if (!rechecking && lateness >= config.stallThresholdNanos && stallReprobes < MAX_STALL_REPROBES) {
                     stallReprobes++;
-                    localStalls++;
+                    anomalies().localStalls++;
                     sendPing(now, PingCause.LOCAL_STALL);
                     action = Action.SEND_PING;
                 } else {
@@ -588,9 +647,11 @@ public final class LivenessMonitor {
                         return recheck(now);
                     }
                     rechecking = false;
-                    missed++;
+                    if (missed < Short.MAX_VALUE) {
+                        missed++;
+                    }
                     pingsMissedTotal++;
-                    if (!proven || missed < missedBeforeDead) {
+                    if (!proven || missed < config.missedBeforeDead) {
                         sendPing(now, PingCause.RETRY_AFTER_MISS);
                         action = Action.SEND_PING;
                     } else if (pingTimeoutDue(now)) {
@@ -600,16 +661,19 @@ public final class LivenessMonitor {
             }
         }
         rechecking = false;
-        if (state == LivenessState.WATCHING && activeProbing && now - quietFrom >= currentIntervalNanos) {
+        if (state == LivenessState.WATCHING && config.activeProbing && now - quietFrom >= currentIntervalNanos) {
             sendPing(now, PingCause.IDLE);
             action = Action.SEND_PING;
+            // A ping the loop sent late went out with every other that came due during the stall: spread the
+            // next wait again, or the connections bunched by the stall ping in a wave from now on.
+            respreadNext = config.spreadFirstPings && lateness >= LoopHealth.LAG_THRESHOLD_NANOS;
         }
         computeDeadline(now, sawWrite);
         return action;
     }
 
     private boolean pingTimeoutDue(long now) {
-        return now - quietFrom >= pingBoundNanos + lagAllowance(pingBoundNanos);
+        return now - quietFrom >= config.pingBoundNanos + lagAllowance(config.pingBoundNanos);
     }
 
     /** One more I/O pass before a verdict or a miss: a pong already in the socket must be read first. */
@@ -630,11 +694,7 @@ public final class LivenessMonitor {
 
     /** How much longer a silence verdict waits because the event loop was stuck during the silence. */
     private long lagAllowance(long bound) {
-        return lagAllowance(lagAtQuietFrom, bound);
-    }
-
-    private long lagAllowance(long lagAtStart, long bound) {
-        long lag = loopHealth.stalledNanos() - lagAtStart;
+        long lag = loopHealth.stalledNanos() - lagAtQuietFrom;
         return Math.max(0, Math.min(lag, bound * (MAX_LAG_FACTOR - 1)));
     }
 
@@ -674,6 +734,8 @@ public final class LivenessMonitor {
 
     private void sendPing(long now, PingCause cause) {
         lastPingId++;
+        firstSilence = false;
+        fullWaitNext = false;
         lastPingSentAt = now;
         pingClockFrom = now;
         lastPingAnswered = false;
@@ -695,22 +757,45 @@ public final class LivenessMonitor {
 
     /** The ping timeout now in force: fixed, or adapted to the measured round trip within the configured bounds. */
     public long effectiveTimeoutNanos() {
-        if (timeoutMinNanos < 0 || smoothedRttNanos < 0) {
-            return timeoutMaxNanos;
+        if (config.timeoutMinNanos < 0 || smoothedRttNanos < 0) {
+            return config.timeoutMaxNanos;
         }
         long adaptive = 2 * (smoothedRttNanos + 4 * rttVarNanos);
-        return Math.max(timeoutMinNanos, Math.min(timeoutMaxNanos, adaptive));
+        return Math.max(config.timeoutMinNanos, Math.min(config.timeoutMaxNanos, adaptive));
     }
 
     /** The idle wait before the next ping, drawn once for each new start of silence. */
     private long idleWaitNanos() {
-        if (!intervalDrawn || intervalDrawnFor != quietFrom) {
-            long cut = (long) (intervalNanos * jitter * random.getAsDouble());
-            currentIntervalNanos = intervalNanos - Math.max(0, Math.min(cut, intervalNanos / 2));
+        if (!intervalDrawn) {
+            long interval = config.intervalNanos;
+            if (fullWaitNext) {
+                currentIntervalNanos = interval; // the peer pings: stand down for a full interval
+                fullWaitNext = false;
+            } else if (firstSilence && config.spreadFirstPings && config.jitter > 0) {
+                // The first wait spreads evenly over one mean ping period, ending at the full interval. (No ping
+                // of ours came before it, so it cannot look like a flood to the peer.)
+                long meanPeriod = interval - (long) (interval * config.jitter / 2);
+                long cut = (long) (meanPeriod * phase());
+                currentIntervalNanos = interval - Math.max(0, Math.min(cut, meanPeriod));
+            } else if (respreadNext && config.jitter > 0) {
+                // After a stall: the usual jitter range, with an evenly spread phase instead of a random one, so
+                // that the pings the stall bunched spread out again at once (never closer to the last ping than
+                // pingInterval x (1 - pingJitter), which the peer's flood rule allows).
+                respreadNext = false;
+                long cut = (long) (interval * config.jitter * phase());
+                currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
+            } else {
+                long cut = (long) (interval * config.jitter * config.random.getAsDouble());
+                currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
+            }
             intervalDrawn = true;
-            intervalDrawnFor = quietFrom;
         }
         return currentIntervalNanos;
+    }
+
+    /** A phase in [0, 1) for a spread wait: from the configured source, else the event loop's sequence. */
+    private double phase() {
+        return config.phases != null ? config.phases.getAsDouble() : loopHealth.nextPhase();
     }
 
     private void computeDeadline(long now, boolean sawWrite) {
@@ -722,29 +807,34 @@ public final class LivenessMonitor {
         if (state == LivenessState.PING_OUTSTANDING && lastInboundAt - lastPingSentAt >= 0) {
             next = now; // answered by other traffic: settle it at once
         } else if (state == LivenessState.PING_OUTSTANDING && readsPaused) {
-            next = lastPingSentAt + intervalNanos; // the next ping while reads are paused
+            next = lastPingSentAt + config.intervalNanos; // the next ping while reads are paused
         } else if (state == LivenessState.PING_OUTSTANDING) {
-            next = proven && missed >= missedBeforeDead
-                    ? quietFrom + pingBoundNanos + lagAllowance(pingBoundNanos)
+            next = proven && missed >= config.missedBeforeDead
+                    ? quietFrom + config.pingBoundNanos + lagAllowance(config.pingBoundNanos)
                     : pingClockFrom + effectiveTimeoutNanos();
-        } else if (activeProbing) {
+        } else if (config.activeProbing) {
             next = quietFrom + idleWaitNanos();
         }
         if (!proven) {
-            next = earliest(next, activeAt + firstResponseNanos + lagAllowance(lagAtActive, firstResponseNanos));
-        } else if (readIdleNanos >= 0) {
-            next = earliest(next, quietFrom + readIdleNanos + lagAllowance(readIdleNanos));
+            next = earliest(next, lastInboundAt + config.firstResponseNanos + lagAllowance(config.firstResponseNanos));
+        } else if (config.readIdleNanos >= 0) {
+            next = earliest(next, quietFrom + config.readIdleNanos + lagAllowance(config.readIdleNanos));
         }
-        if (writeStallNanos >= 0) {
-            if (outboundPending) {
-                next = earliest(next, earliest(outboundStalledSince + writeStallNanos, now + writeStallStepNanos));
+        if (outbound != null) {
+            if (outbound.pending) {
+                next = earliest(next, earliest(outbound.stalledSince + config.writeStallNanos,
+                        now + config.writeStallStepNanos));
             } else if (sawWrite) {
-                next = earliest(next, now + writeStallStepNanos);
+                next = earliest(next, now + config.writeStallStepNanos);
+            } else if (writeSinceCheck) {
+                // A write asked for a check that has not run yet: keep it (a re-plan after a read never drops it).
+                long check = now + config.writeStallStepNanos;
+                next = earliest(next, hasDeadline ? earliest(deadline, check) : check);
             }
         }
-        if (readsPaused && next - (now + intervalNanos) > 0) {
+        if (readsPaused && next - (now + config.intervalNanos) > 0) {
             // Nothing is judged while reads are paused; look again within an interval (pings go on).
-            next = now + intervalNanos;
+            next = now + config.intervalNanos;
         }
         // A deadline in the past fires at once; never ask for one before now.
         deadline = next - now < 0 ? now : next;
@@ -772,7 +862,7 @@ public final class LivenessMonitor {
 
     /** The id of the most recent ping; the one to send after {@link Action#SEND_PING}. Ids start at 1. */
     public long pingId() {
-        return lastPingId;
+        return Integer.toUnsignedLong(lastPingId);
     }
 
     /** Why the most recent ping was sent. */
@@ -818,9 +908,16 @@ public final class LivenessMonitor {
 
     /** A snapshot of the counters. */
     public KeepaliveStats stats() {
-        return new KeepaliveStats(state, pingsSent, pongsReceived, pingsMissedTotal, stalePongs, duplicatePongs,
-                unsolicitedPongs, peerPingsReceived, peerPingStrikesTotal, malformedProbeFrames, localStalls,
-                lastRttNanos, smoothedRttNanos, probeErrors);
+        Anomalies a = anomalies != null ? anomalies : NO_ANOMALIES;
+        return new KeepaliveStats(state, u(pingsSent), u(pongsReceived), u(pingsMissedTotal), u(a.stalePongs),
+                u(a.duplicatePongs), u(a.unsolicitedPongs), u(peerPingsReceived), u(a.peerPingStrikes),
+                u(a.malformedProbeFrames), u(a.localStalls), lastRttNanos, smoothedRttNanos, u(a.probeErrors));
+    }
+
+    private static final Anomalies NO_ANOMALIES = new Anomalies();
+
+    private static long u(int counter) {
+        return Integer.toUnsignedLong(counter);
     }
 
     @Override

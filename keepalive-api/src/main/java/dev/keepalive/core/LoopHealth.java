@@ -19,9 +19,43 @@ public final class LoopHealth {
     /** Timer lateness below this (10 ms) is ordinary scheduling jitter, not a stall. */
     public static final long LAG_THRESHOLD_NANOS = 10_000_000L;
 
+    /** The golden ratio's fractional part: adding it modulo 1 gives the most evenly spread sequence of phases. */
+    private static final double GOLDEN = 0.6180339887498949;
+
     private long stalledNanos;
     private long coveredUntil;
     private boolean covered;
+    private double phase;
+
+    /** Health of a loop whose phase sequence ({@link #nextPhase()}) starts at 0. */
+    public LoopHealth() {
+        this(0);
+    }
+
+    /**
+     * Health of a loop whose phase sequence starts at {@code firstPhase} (give each loop its own start, so that the
+     * connections of different loops do not get the same phases in the same order).
+     *
+     * @throws IllegalArgumentException if {@code firstPhase} is not in [0, 1)
+     */
+    public LoopHealth(double firstPhase) {
+        if (!(firstPhase >= 0 && firstPhase < 1)) {
+            throw new IllegalArgumentException("firstPhase must be in [0, 1), but was " + firstPhase);
+        }
+        this.phase = firstPhase;
+    }
+
+    /**
+     * The next phase in [0, 1) for a connection's first ping on this loop: the additive golden-ratio sequence (each
+     * phase lands in the largest gap the earlier ones left), so connections opened together are spread evenly over
+     * a ping period however many there are. Deterministic.
+     */
+    public double nextPhase() {
+        double p = phase;
+        double next = p + GOLDEN;
+        phase = next >= 1 ? next - 1 : next;
+        return p;
+    }
 
     /**
      * A timer due at {@code now - latenessNanos} ran at {@code now}: the loop was stuck over that stretch.

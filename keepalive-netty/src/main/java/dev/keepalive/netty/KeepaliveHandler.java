@@ -9,10 +9,9 @@ import dev.keepalive.PeerDiagnosis;
 import dev.keepalive.Ticker;
 import dev.keepalive.core.LivenessMonitor;
 import dev.keepalive.core.LivenessMonitor.Action;
-import dev.keepalive.core.LivenessMonitor.PeerPingVerdict;
 import dev.keepalive.core.LivenessMonitor.PingCause;
-import dev.keepalive.core.LivenessMonitor.PongResult;
 import dev.keepalive.core.LoopHealth;
+import dev.keepalive.core.MonitorConfig;
 import dev.keepalive.netty.internal.ConnectionEnd;
 import dev.keepalive.netty.internal.DeadChannelWrites;
 import dev.keepalive.netty.internal.IoErrors;
@@ -22,7 +21,6 @@ import dev.keepalive.netty.internal.ReadBarrier;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
@@ -53,7 +51,10 @@ import java.util.function.DoubleSupplier;
  * path only sets a flag; the clock is read once per read from the socket, and no timer is rescheduled and no
  * listener added on writes. Any inbound message counts as liveness, so a busy connection sends no pings; so do
  * bytes of a message still being decoded, so a peer that trickles a large message through a slow link is not
- * declared dead while its pong waits behind that message.
+ * declared dead while its pong waits behind that message. When both ends run the handler, one of them pings: a
+ * peer's ping defers ours by a full interval. Every handler built with equal settings shares their derived values
+ * ({@link MonitorConfig}); timers round up to a tick of {@code pingInterval / 200} (1 to 5 ms), so the timers of
+ * many idle connections on one event loop share its wake-ups.
  *
  * <h2>Pipeline</h2>
  * Place it after the handlers that turn bytes into messages and back, so that probes travel as messages of the
@@ -158,30 +159,32 @@ import java.util.function.DoubleSupplier;
  * other threads, which then see a recent but not necessarily current snapshot.
  */
 public final class KeepaliveHandler extends ChannelDuplexHandler {
-    private static final Logger log = LoggerFactory.getLogger(KeepaliveHandler.class);
+    static final Logger log = LoggerFactory.getLogger(KeepaliveHandler.class);
     /** One {@link LoopHealth} per event loop thread, shared by every handler on that loop. */
     private static final FastThreadLocal<LoopHealth> LOOP_HEALTH = new FastThreadLocal<>() {
         @Override
         protected LoopHealth initialValue() {
-            return new LoopHealth();
+            // Each loop starts its sequence of first-ping phases elsewhere, so loops do not ping in step.
+            return new LoopHealth(ThreadLocalRandom.current().nextDouble());
         }
     };
 
-    private final KeepaliveSettings settings;
+    /** Shared by every handler with equal settings ({@link Builder#config()}): settings, ticker, derived values. */
+    final MonitorConfig config;
+    final KeepaliveListener listener;
+    private final boolean applyTcpOptions;
     /** The builder's probe until {@link #handlerAdded}, then the one {@link KeepaliveProbe#forConnection} returned. */
-    private KeepaliveProbe probe;
+    KeepaliveProbe probe;
     /** Read once per write: {@code false} keeps the write path as it is for stateless probes. */
     private boolean interceptsWrites;
-    private final KeepaliveListener listener;
-    private final Ticker ticker;
-    private final boolean applyTcpOptions;
-    private final LivenessMonitor monitor;
-    private final ProbeSink sink = new ProbeSink();
-    private final Runnable timerTask = this::onTimer;
-    /** Runs when the channel's close completes, before the close future's later listeners and channelInactive. */
-    private final ChannelFutureListener closeListener = this::onChannelClosed;
+    final LivenessMonitor monitor;
+    /**
+     * The timer task, the close listener and the probe sink in one object: one small allocation per connection
+     * instead of three (their methods would be public API on the handler itself).
+     */
+    private final HandlerEvents hooks = new HandlerEvents(this);
 
-    private ChannelHandlerContext ctx;
+    ChannelHandlerContext ctx;
     private boolean initialized;
     private boolean destroyed;
     private boolean closeRequested;
@@ -195,14 +198,16 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     /** Whether the monitor was last told that reads are paused. */
     private boolean readsPaused;
     private boolean probeErrorLogged;
+    boolean tooManyPingsLogged;
     private ScheduledFuture<?> timer;
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
+    /** Read back when applied; the same instance for every connection on which the same options are in force. */
     private volatile EffectiveTcpOptions effectiveTcpOptions;
     private boolean tcpOptionsApplied;
     private volatile KeepaliveStats lastStats;
     /** Read confirmations ({@link #confirmRead()}); created on first use. */
-    private ReadBarrier barrier;
+    ReadBarrier barrier;
     private ScheduledFuture<?> barrierTimer;
     /** The channel's outbound buffer, kept to fail its writes with the reason when the transport closes it. */
     private ChannelOutboundBuffer outboundBuffer;
@@ -214,12 +219,11 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private IOException unclassifiedError;
 
     private KeepaliveHandler(Builder b) {
-        this.settings = b.settings;
+        this.config = b.config();
         this.probe = b.probe;
         this.listener = b.listener;
-        this.ticker = b.ticker;
         this.applyTcpOptions = b.applyTcpOptions;
-        this.monitor = new LivenessMonitor(settings, ticker, probe.sendsPings(), b.random);
+        this.monitor = new LivenessMonitor(config);
     }
 
     /** A handler with {@code settings} and the {@link KeepaliveProbe#binary() binary probe}. */
@@ -234,7 +238,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     /** The settings this handler enforces. */
     public KeepaliveSettings settings() {
-        return settings;
+        return config.settings();
     }
 
     /** A snapshot of this connection's keepalive counters. */
@@ -312,20 +316,20 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         if (barrier == null) {
             // Above the peer's flood limit: ours, and at least the default (the peer's may be the default).
-            long floor = Math.max(settings.minPeerPingInterval().toNanos(),
+            long floor = Math.max(config.settings().minPeerPingInterval().toNanos(),
                     KeepaliveSettings.DEFAULT_MIN_PEER_PING_INTERVAL.toNanos());
-            barrier = new ReadBarrier(ticker, floor / 4 * 5);
+            barrier = new ReadBarrier(config.ticker(), floor / 4 * 5);
         }
         barrier.add(f);
         pumpBarrier();
     }
 
     /** Sends the barrier ping when it may go out, or arms its timer. */
-    private void pumpBarrier() {
+    void pumpBarrier() {
         if (destroyed || barrier == null) {
             return;
         }
-        long now = ticker.nanoTime();
+        long now = config.ticker().nanoTime();
         if (barrier.shouldSend(now)) {
             long id = barrier.nextId();
             Object ping = probe.newPing(ctx.alloc(), id);
@@ -338,7 +342,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         if (barrier.mustWait() && barrierTimer == null) {
             long delay = Math.max(barrier.sendAt() - now,
-                    Math.max(1, settings.minPeerPingInterval().toNanos() / 4));
+                    Math.max(1, config.settings().minPeerPingInterval().toNanos() / 4));
             barrierTimer = ctx.executor().schedule(() -> {
                 barrierTimer = null;
                 pumpBarrier();
@@ -359,14 +363,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             throw new IllegalStateException("KeepaliveHandler is one per channel: build a new one for " + ch);
         }
         this.ctx = ctx;
-        KeepaliveProbe bound = probe.forConnection(ctx, ticker);
+        KeepaliveProbe bound = probe.forConnection(ctx, config.ticker());
         if (bound == null || bound.sendsPings() != probe.sendsPings()) {
             throw new IllegalStateException(probe + ".forConnection must return a probe that sends pings as it "
                     + "does, but returned " + bound);
         }
         probe = bound;
         interceptsWrites = bound.interceptsWrites();
-        ch.closeFuture().addListener(closeListener);
+        ch.closeFuture().addListener(hooks);
         if (ch.isRegistered()) {
             applyTcpOptionsOnce();
         }
@@ -378,7 +382,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     @Override
     public void handlerRemoved(ChannelHandlerContext ctx) {
         if (!ctx.channel().closeFuture().isDone()) {
-            ctx.channel().closeFuture().removeListener(closeListener);
+            ctx.channel().closeFuture().removeListener(hooks);
         }
         destroy();
         PeerDeadException dead = deadCause;
@@ -434,7 +438,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private void applyTcpOptionsOnce() {
         if (applyTcpOptions && !tcpOptionsApplied && !destroyed && ctx.channel().isOpen()) {
             tcpOptionsApplied = true;
-            effectiveTcpOptions = TcpKeepaliveOptions.apply(ctx.channel(), settings);
+            effectiveTcpOptions = TcpKeepaliveOptions.intern(
+                    TcpKeepaliveOptions.apply(ctx.channel(), config.settings()));
         }
     }
 
@@ -468,7 +473,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         monitor.onInbound();
         boolean consumed;
         try {
-            consumed = probe.consume(msg, sink);
+            consumed = probe.consume(msg, hooks);
         } catch (RuntimeException e) {
             ReferenceCountUtil.release(msg);
             throw e;
@@ -489,14 +494,15 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
         explicitReadPending = false;
-        boolean endedStream = readEndedStream(); // also after messages: the same read pass may end the stream
-        if (readInBatch || !endedStream) { // the empty read at the end of the stream is no sign of life
+        // The empty read at the end of the stream is no sign of life. (After messages, the same read pass may have
+        // ended the stream too: the close that follows reads that again.)
+        if (readInBatch || !readEndedStream()) {
             if (monitor.onReadComplete()) {
-                arm();
+                moveTimer(); // a pong or the peer's ping re-planned the next ping, or the first bytes came
             }
         }
         readInBatch = false;
-        super.channelReadComplete(ctx);
+        ctx.fireChannelReadComplete();
     }
 
     /**
@@ -548,7 +554,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
-        if (initialized && !destroyed && settings.writeStallTimeout().isPresent()) {
+        if (initialized && !destroyed && config.settings().writeStallTimeout().isPresent()) {
             sampleOutbound();
             arm();
         }
@@ -591,7 +597,20 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     // ---- timer -----------------------------------------------------------------------------------------------
 
-    private void arm() {
+    /**
+     * Moves the timer to the monitor's deadline, later or earlier: one cancel and one schedule, cheaper than a
+     * wake-up that finds nothing to do.
+     */
+    private void moveTimer() {
+        ScheduledFuture<?> t = timer;
+        if (t != null && (!monitor.hasDeadline() || timerDeadline != monitor.deadline())) {
+            timer = null;
+            t.cancel(false);
+        }
+        arm();
+    }
+
+    void arm() {
         if (destroyed || !monitor.hasDeadline()) {
             if (timer != null) {
                 timer.cancel(false);
@@ -607,8 +626,22 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             timer.cancel(false);
         }
         timerDeadline = deadline;
-        long delay = Math.max(0, deadline - ticker.nanoTime());
-        timer = ctx.executor().schedule(timerTask, delay, TimeUnit.NANOSECONDS);
+        long now = config.ticker().nanoTime();
+        long delay = Math.max(0, fireAt(deadline, now, config.timerTickNanos()) - now);
+        timer = ctx.executor().schedule(hooks, delay, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * When the timer for {@code deadline} runs: the deadline rounded up to the next multiple of {@code tick}, so
+     * that the timers of the connections on one event loop due within a tick share one wake-up; a deadline already
+     * due (a re-check after one more I/O pass) at once. Never before the deadline.
+     */
+    static long fireAt(long deadline, long now, long tick) {
+        if (tick <= 0 || deadline - now <= 0) {
+            return deadline;
+        }
+        long past = Math.floorMod(deadline, tick);
+        return past == 0 ? deadline : deadline + (tick - past);
     }
 
     /**
@@ -616,7 +649,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * logged once per connection and counted, and the timer is always re-armed: a connection is never left
      * unwatched.
      */
-    private void onTimer() {
+    void onTimer() {
         timer = null;
         if (destroyed) {
             return;
@@ -627,10 +660,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
                 readsPaused = paused;
                 monitor.onReadsPaused(paused);
             }
-            if (settings.writeStallTimeout().isPresent()) {
+            if (config.settings().writeStallTimeout().isPresent()) {
                 sampleOutbound();
             }
-            Action action = monitor.onTimer(ticker.nanoTime());
+            Action action = monitor.onTimer(config.ticker().nanoTime());
             if (action == Action.SEND_PING) {
                 sendPing(true);
             } else if (action == Action.PEER_DEAD) {
@@ -643,7 +676,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
     }
 
-    private void probeError(String what, Throwable t) {
+    void probeError(String what, Throwable t) {
         monitor.onProbeError();
         if (!probeErrorLogged) {
             probeErrorLogged = true;
@@ -718,7 +751,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         } else {
             OptionalLong since = probe.awaitedSince();
             if (since.isPresent()) {
-                delay = Math.max(0, since.getAsLong() + settings.pingInterval().toNanos() - ticker.nanoTime());
+                delay = Math.max(0, since.getAsLong() + config.settings().pingInterval().toNanos()
+                        - config.ticker().nanoTime());
             }
         }
         monitor.onPingDeferred(delay);
@@ -726,7 +760,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     // ---- death -----------------------------------------------------------------------------------------------
 
-    private void declareDead(DeadPeerReason reason) {
+    void declareDead(DeadPeerReason reason) {
         if (reason == DeadPeerReason.PING_TIMEOUT) {
             reportFinalMiss();
         }
@@ -742,7 +776,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private PeerDeadException newDeadException(DeadPeerReason reason, PeerDiagnosis diagnosis, Throwable cause) {
         long rtt = monitor.lastRttNanos();
         return new PeerDeadException(reason, diagnosis, ctx.channel().remoteAddress(),
-                Duration.ofNanos(monitor.sinceLastInboundNanos(ticker.nanoTime())), monitor.missedPings(),
+                Duration.ofNanos(monitor.sinceLastInboundNanos(config.ticker().nanoTime())), monitor.missedPings(),
                 rtt < 0 ? null : Duration.ofNanos(rtt), cause);
     }
 
@@ -752,7 +786,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      */
     private PeerDiagnosis diagnoseSilence(DeadPeerReason reason) {
         return KernelDiagnosis.ofVerdict(ctx.channel(), reason,
-                TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(ticker.nanoTime())));
+                TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(config.ticker().nanoTime())));
     }
 
     /** The ping that ends the connection was missed too: the listener hears of it as of every other miss. */
@@ -784,7 +818,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * handler is, before the close future's listeners added after that, and before the transport fails the writes
      * still queued: so {@link #deadCause()} is set, and those writes fail with it.
      */
-    private void onChannelClosed(ChannelFuture future) {
+    void onChannelClosed(ChannelFuture future) {
         if (ctx != null) {
             onConnectionLost();
         }
@@ -870,89 +904,6 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
     }
 
-    private final class ProbeSink implements KeepaliveProbe.Sink {
-        private boolean tooManyPingsLogged;
-
-        @Override
-        public void pingReceived(long pingId) {
-            if (monitor.onPeerPing() == PeerPingVerdict.ANSWER) {
-                Object pong;
-                try {
-                    pong = probe.newPong(ctx.alloc(), pingId);
-                } catch (Throwable t) {
-                    probeError(probe + " building pong " + pingId, t);
-                    return;
-                }
-                if (pong != null) {
-                    ctx.writeAndFlush(pong);
-                }
-                return;
-            }
-            closeForTooManyPings();
-        }
-
-        @Override
-        public void pingAnsweredElsewhere() {
-            if (monitor.onPeerPing() != PeerPingVerdict.ANSWER) {
-                closeForTooManyPings();
-            }
-        }
-
-        private void closeForTooManyPings() {
-            if (!tooManyPingsLogged) {
-                tooManyPingsLogged = true;
-                log.warn("Closing {}: it pinged more often than every {} more than {} times in a row "
-                                + "(too many pings); {} pings received", ctx.channel().remoteAddress(),
-                        settings.minPeerPingInterval(), settings.peerPingStrikes(),
-                        monitor.stats().peerPingsReceived());
-            }
-            Object goAway = probe.newTooManyPings(ctx.alloc());
-            if (goAway != null) {
-                ctx.writeAndFlush(goAway).addListener(ChannelFutureListener.CLOSE);
-            }
-            declareDead(DeadPeerReason.PEER_PINGED_TOO_OFTEN);
-        }
-
-        @Override
-        public void pongReceived(long pingId) {
-            if (ReadBarrier.isBarrierId(pingId)) {
-                if (barrier != null && barrier.onPong(pingId)) {
-                    pumpBarrier();
-                }
-                return;
-            }
-            PongResult result = monitor.onPong(pingId);
-            if (log.isDebugEnabled()) {
-                log.debug("pong {} from {}: {}, RTT {} us", pingId, ctx.channel().remoteAddress(), result,
-                        monitor.lastRttNanos() / 1000);
-            }
-            if (result == PongResult.ANSWERED) {
-                try {
-                    listener.onPongReceived(ctx.channel().remoteAddress(), pingId,
-                            Duration.ofNanos(monitor.lastRttNanos()));
-                } catch (RuntimeException e) {
-                    log.warn("KeepaliveListener threw", e);
-                }
-                arm();
-            }
-        }
-
-        @Override
-        public void tooManyPingsReceived() {
-            if (monitor.markDead(DeadPeerReason.TOO_MANY_PINGS)) {
-                log.warn("{} closes this connection because it was pinged too often; ping less often "
-                        + "(pingInterval {})", ctx.channel().remoteAddress(), settings.pingInterval());
-                declareDead(DeadPeerReason.TOO_MANY_PINGS);
-            }
-        }
-
-        @Override
-        public void malformed(String description) {
-            monitor.onMalformedProbeFrame();
-            log.debug("Dropped a malformed probe frame from {}: {}", ctx.channel().remoteAddress(), description);
-        }
-    }
-
     /**
      * Builds {@link KeepaliveHandler}s. The builder is reusable: call {@link #build()} once per channel, for
      * example in a {@code ChannelInitializer}.
@@ -962,8 +913,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         private KeepaliveProbe probe = KeepaliveProbe.binary();
         private KeepaliveListener listener = KeepaliveListener.NOOP;
         private Ticker ticker = Ticker.system();
-        private DoubleSupplier random = () -> ThreadLocalRandom.current().nextDouble();
+        /** {@code null}: the default, and first pings spread by the event loop's phases. */
+        private DoubleSupplier random;
         private boolean applyTcpOptions = true;
+        private MonitorConfig config;
 
         private Builder(KeepaliveSettings settings) {
             this.settings = Objects.requireNonNull(settings, "settings");
@@ -972,24 +925,32 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         /** How to ping on this protocol. Default: {@link KeepaliveProbe#binary()}. */
         public Builder probe(KeepaliveProbe probe) {
             this.probe = Objects.requireNonNull(probe, "probe");
+            this.config = null;
             return this;
         }
 
         /** Receives this connection's events; may be shared by many connections. Default: none. */
         public Builder listener(KeepaliveListener listener) {
             this.listener = Objects.requireNonNull(listener, "listener");
+            this.config = null;
             return this;
         }
 
         /** The time source, for tests. Default: {@link Ticker#system()}. */
         public Builder ticker(Ticker ticker) {
             this.ticker = Objects.requireNonNull(ticker, "ticker");
+            this.config = null;
             return this;
         }
 
-        /** Uniform values in [0, 1) for ping jitter, for tests. Default: {@link ThreadLocalRandom}. */
+        /**
+         * Uniform values in [0, 1) for ping jitter and for where a connection's first ping falls, for tests.
+         * Default: {@link ThreadLocalRandom} for jitter, and first pings spread evenly by the event loop (see
+         * {@link MonitorConfig#spreadingFirstPings}).
+         */
         public Builder random(DoubleSupplier random) {
             this.random = Objects.requireNonNull(random, "random");
+            this.config = null;
             return this;
         }
 
@@ -999,6 +960,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
          */
         public Builder applyTcpOptions(boolean apply) {
             this.applyTcpOptions = apply;
+            this.config = null;
             return this;
         }
 
@@ -1009,8 +971,27 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
          *         shorter than {@code pingInterval + pingTimeout} with a probe that pings
          */
         public KeepaliveHandler build() {
-            ProbeSettingsCheck.check(settings, probe);
             return new KeepaliveHandler(this);
         }
+
+        /**
+         * What the handlers built with this builder's current values share: the monitor's configuration, the same
+         * instance for builders with equal settings and the same ticker and random source
+         * ({@link MonitorConfig#shared}); the probe checked against the settings once.
+         */
+        MonitorConfig config() {
+            MonitorConfig c = config;
+            if (c == null) {
+                ProbeSettingsCheck.check(settings, probe);
+                // With the default random source, first pings are spread by the event loop's phases; with one
+                // given (tests), by it.
+                c = MonitorConfig.shared(settings, ticker, probe.sendsPings(), random != null ? random : DEFAULT_RANDOM,
+                        true, random);
+                config = c;
+            }
+            return c;
+        }
     }
+
+    private static final DoubleSupplier DEFAULT_RANDOM = () -> ThreadLocalRandom.current().nextDouble();
 }

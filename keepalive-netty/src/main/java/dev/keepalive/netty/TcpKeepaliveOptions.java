@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * Applies the kernel side of {@link KeepaliveSettings} to a connected TCP channel and reads back what is in force.
@@ -34,7 +35,28 @@ public final class TcpKeepaliveOptions {
     private static final Logger log = LoggerFactory.getLogger(TcpKeepaliveOptions.class);
     private static final Set<String> WARNED = ConcurrentHashMap.newKeySet();
 
+    /**
+     * Options read back recently, direct-mapped by hash: connections on which the same options are in force share
+     * one instance (bounded; a race only makes one more).
+     */
+    private static final AtomicReferenceArray<EffectiveTcpOptions> RECENT = new AtomicReferenceArray<>(16);
+
     private TcpKeepaliveOptions() {
+    }
+
+    /** {@code options}, or an equal instance read back before ({@code null} stays {@code null}). */
+    static EffectiveTcpOptions intern(EffectiveTcpOptions options) {
+        if (options == null) {
+            return null;
+        }
+        int hash = options.hashCode();
+        int slot = (hash ^ hash >>> 16) & (RECENT.length() - 1);
+        EffectiveTcpOptions recent = RECENT.get(slot);
+        if (options.equals(recent)) {
+            return recent;
+        }
+        RECENT.set(slot, options);
+        return options;
     }
 
     /**

@@ -1,0 +1,156 @@
+package dev.keepalive.core;
+
+import dev.keepalive.DeadPeerReason;
+import dev.keepalive.KeepaliveSettings;
+import dev.keepalive.ManualTicker;
+import dev.keepalive.core.LivenessMonitor.Action;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.Arrays;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Evenly spread first pings ({@link MonitorConfig#spreadingFirstPings}), and no early verdict from them. */
+class FirstPingSpreadTest {
+    private static final long I = Duration.ofSeconds(10).toNanos();
+    private static final long T = Duration.ofSeconds(2).toNanos();
+    private static final long START = Long.MAX_VALUE - I / 2;
+    /** One mean ping period with jitter 0.2: 0.9 I. */
+    private static final long MEAN = I - I / 10;
+
+    private final ManualTicker ticker = new ManualTicker(START);
+
+    private static KeepaliveSettings settings(double jitter) {
+        return KeepaliveSettings.builder().pingInterval(Duration.ofNanos(I)).pingTimeout(Duration.ofNanos(T))
+                .pingsMissedBeforeDead(2).pingJitter(jitter).build();
+    }
+
+    private LivenessMonitor proven(MonitorConfig config, LoopHealth loop) {
+        LivenessMonitor m = new LivenessMonitor(config);
+        m.useLoopHealth(loop);
+        m.onActive();
+        m.onInbound();
+        m.onReadComplete();
+        return m;
+    }
+
+    @Test
+    void theFirstWaitEndsAtTheIntervalAndSpansOneMeanPeriod() {
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.75);
+        LivenessMonitor m = proven(c, new LoopHealth());
+        assertEquals(START + I - (long) (MEAN * 0.75), m.deadline());
+        MonitorConfig zero = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.0);
+        assertEquals(START + I, proven(zero, new LoopHealth()).deadline(), "u = 0: the full interval");
+    }
+
+    @Test
+    void onlyTheFirstSilenceIsSpreadLaterWaitsAreTheUsualJitter() {
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.99);
+        LivenessMonitor m = proven(c, new LoopHealth());
+        assertTrue(m.deadline() - START < I / 5, "the first ping may come early");
+        ticker.advanceNanos(1_000);
+        m.onInbound();
+        m.onReadComplete(); // a second read: the opening exchange is over
+        ticker.set(m.deadline());
+        assertEquals(Action.NONE, m.onTimer(ticker.nanoTime()), "the early timer finds newer traffic");
+        assertEquals(START + 1_000 + I, m.deadline(), "after a second read, the usual wait (random 0: full)");
+    }
+
+    @Test
+    void aPingSentLateByAStalledLoopIsFollowedByASpreadWaitAPunctualOneIsNot() {
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.5);
+        LivenessMonitor m = proven(c, new LoopHealth());
+        ticker.advanceNanos(1_000);
+        m.onInbound();
+        m.onReadComplete(); // past the first silence: the usual wait, the full interval with random 0
+        ticker.set(m.deadline());
+        assertEquals(Action.NONE, m.onTimer(ticker.nanoTime()));
+        assertEquals(START + 1_000 + I, m.deadline());
+        // The loop stalls: the ping goes out 10 ms late.
+        ticker.set(m.deadline() + LoopHealth.LAG_THRESHOLD_NANOS);
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        ticker.advanceNanos(1_000_000);
+        assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(1));
+        assertEquals(ticker.nanoTime() + I - (long) (I * 0.2 * 0.5), m.deadline(),
+                "after the stall, the jitter range with a spread phase (the random source says 0)");
+        // Punctual: the usual wait.
+        ticker.set(m.deadline());
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(2));
+        assertEquals(ticker.nanoTime() + I, m.deadline());
+    }
+
+    @Test
+    void jitterZeroSpreadsNothing() {
+        MonitorConfig c = MonitorConfig.of(settings(0), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.99);
+        assertEquals(START + I, proven(c, new LoopHealth()).deadline());
+    }
+
+    @Test
+    void anEarlyFirstPingNeverBringsAnEarlyVerdict() {
+        // The first ping at 0.11 x I, and the peer silent from its first byte on: dead exactly at the bound.
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.99);
+        LivenessMonitor m = proven(c, new LoopHealth());
+        long bound = settings(0.2).idleDetectionBound().toNanos();
+        Action a = Action.NONE;
+        int pings = 0;
+        for (int i = 0; i < 20 && a != Action.PEER_DEAD; i++) {
+            ticker.set(m.deadline());
+            a = m.onTimer(ticker.nanoTime());
+            if (a == Action.RECHECK_AFTER_READ) {
+                a = m.onTimer(ticker.nanoTime());
+            }
+            if (a == Action.SEND_PING) {
+                pings++;
+            }
+            if (a != Action.PEER_DEAD) {
+                assertTrue(ticker.nanoTime() - START < bound, "alive before the bound");
+            }
+        }
+        assertEquals(Action.PEER_DEAD, a);
+        assertEquals(DeadPeerReason.PING_TIMEOUT, m.deadReason());
+        assertEquals(START + bound, ticker.nanoTime(), "exactly at the bound after the last byte");
+        assertEquals(2, pings, "the early ping and its retry");
+    }
+
+    @Test
+    void theLoopsPhasesSpreadConnectionsOpenedTogetherEvenly() {
+        // 1,000 connections opened at the same instant on one loop: their first pings fall into one mean period
+        // with no 10 ms slot (of 900) holding more than 3 (random placement would put 6 or more in some slot).
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(null);
+        LoopHealth loop = new LoopHealth(0.3);
+        int[] slots = new int[(int) (MEAN / 10_000_000L) + 1];
+        for (int i = 0; i < 1_000; i++) {
+            long wait = proven(c, loop).deadline() - START;
+            assertTrue(wait > I - MEAN && wait <= I, "within one mean period before the interval: " + wait);
+            slots[(int) ((I - wait) / 10_000_000L)]++;
+        }
+        int max = Arrays.stream(slots).max().orElseThrow();
+        assertTrue(max <= 3, "largest 10 ms slot: " + max);
+    }
+
+    @Test
+    void theTimerTickIsAFineFractionOfTheIntervalAndNoneWithATestTicker() {
+        KeepaliveSettings.Builder b = KeepaliveSettings.builder().pingTimeout(Duration.ofMillis(100));
+        assertEquals(5_000_000L, MonitorConfig.of(b.pingInterval(Duration.ofSeconds(1)).build(),
+                dev.keepalive.Ticker.system(), true, () -> 0.0).timerTickNanos());
+        assertEquals(1_000_000L, MonitorConfig.of(b.pingInterval(Duration.ofMillis(150)).build(),
+                dev.keepalive.Ticker.system(), true, () -> 0.0).timerTickNanos());
+        assertEquals(0, MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).timerTickNanos(),
+                "deadlines stay exact with a test ticker");
+    }
+
+    @Test
+    void phasesAreInTheUnitIntervalAndTheStartIsValidated() {
+        LoopHealth loop = new LoopHealth(0.999);
+        for (int i = 0; i < 10_000; i++) {
+            double p = loop.nextPhase();
+            assertTrue(p >= 0 && p < 1, "phase " + p);
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new LoopHealth(1.0));
+        assertEquals("firstPhase must be in [0, 1), but was 1.0", e.getMessage());
+    }
+}
