@@ -71,7 +71,10 @@ import java.util.function.DoubleSupplier;
  * </ul>
  *
  * <h2>Pings</h2>
- * A ping goes out after {@code pingInterval x (1 - r x pingJitter)} of silence (r uniform in [0, 1)), retries go
+ * A ping goes out after {@code pingInterval x (1 - r x pingJitter)} of silence (r uniform in [0, 1)); when the
+ * silence began with the pong that answered our last ping (an idle connection), after the steady
+ * {@code pingInterval x (1 - pingJitter / 8)}, without a draw, so that it pings about once an interval and keeps its
+ * place among the connections spread evenly at their first wait. Retries go
  * out each ping timeout after a miss, and a write on a connection quiet for at least the ping interval, with no ping
  * outstanding, sends a ping at once (gRPC's A8 rule). The peer's pings are answered; a peer that pings more often
  * than {@code minPeerPingInterval} more than {@code peerPingStrikes} times in a row is closed, with at most one
@@ -80,8 +83,8 @@ import java.util.function.DoubleSupplier;
  *
  * <p>One end pings: while none of our pings is outstanding, a ping from the peer makes our next ping wait a full
  * interval from it, without jitter ({@link #onPeerPing()}); when both ends run this monitor with the same interval,
- * the end that pinged first keeps pinging (its jittered waits are shorter) and the other answers. With
- * {@link MonitorConfig#spreadingFirstPings}, a connection's first wait is spread evenly over one mean ping period,
+ * the end that pinged first keeps pinging (its waits are shorter) and the other answers. With
+ * {@link MonitorConfig#spreadingFirstPings}, a connection's first wait is spread evenly over one steady ping period,
  * so connections opened together do not ping in waves. A read that carried an answering pong or a peer's ping
  * re-plans the next ping once ({@link #onReadComplete()} returns {@code true}); other traffic is only recorded.
  *
@@ -176,6 +179,8 @@ public final class LivenessMonitor {
     private boolean firstSilence = true;
     /** The next idle wait is spread as a first one: the last ping went out with a stalled loop's backlog. */
     private boolean respreadNext;
+    /** The next idle wait is the steady one: the silence starts at the pong that answered our ping. */
+    private boolean steadyWaitNext;
     /** A pong or a peer's ping in the read being processed changed the plan: re-plan when the read completes. */
     private boolean replanAfterRead;
     private boolean readsPaused;
@@ -450,6 +455,7 @@ public final class LivenessMonitor {
             stallReprobes = 0;
             rechecking = false;
             intervalDrawn = false;
+            steadyWaitNext = true;
             replan(now);
         }
         return PongResult.ANSWERED;
@@ -772,11 +778,12 @@ public final class LivenessMonitor {
                 currentIntervalNanos = interval; // the peer pings: stand down for a full interval
                 fullWaitNext = false;
             } else if (firstSilence && config.spreadFirstPings && config.jitter > 0) {
-                // The first wait spreads evenly over one mean ping period, ending at the full interval. (No ping
-                // of ours came before it, so it cannot look like a flood to the peer.)
-                long meanPeriod = interval - (long) (interval * config.jitter / 2);
-                long cut = (long) (meanPeriod * phase());
-                currentIntervalNanos = interval - Math.max(0, Math.min(cut, meanPeriod));
+                // The first wait spreads evenly over one steady ping period, ending at the full interval: the steady
+                // waits that follow keep the connections of a loop evenly apart. (No ping of ours came before it,
+                // so it cannot look like a flood to the peer.)
+                long period = steadyWaitNanos(interval);
+                long cut = (long) (period * phase());
+                currentIntervalNanos = interval - Math.max(0, Math.min(cut, period));
             } else if (respreadNext && config.jitter > 0) {
                 // After a stall: the usual jitter range, with an evenly spread phase instead of a random one, so
                 // that the pings the stall bunched spread out again at once (never closer to the last ping than
@@ -784,13 +791,29 @@ public final class LivenessMonitor {
                 respreadNext = false;
                 long cut = (long) (interval * config.jitter * phase());
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
+            } else if (steadyWaitNext) {
+                // Nothing but our ping and its pong since the last wait: the same wait again, without a draw, so
+                // that an idle connection pings about once an interval (not once a mean jittered wait) and keeps
+                // its place among the others. It ends a little before the full interval, which the peer waits
+                // after our ping, so the peer never pings too.
+                currentIntervalNanos = steadyWaitNanos(interval);
             } else {
                 long cut = (long) (interval * config.jitter * config.random.getAsDouble());
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
             }
+            steadyWaitNext = false;
             intervalDrawn = true;
         }
         return currentIntervalNanos;
+    }
+
+    /**
+     * The wait between the pings of an idle connection whose pings alone break the silence:
+     * {@code pingInterval x (1 - pingJitter / 8)}, inside the jitter range the peer's flood rule allows, and far
+     * enough before the full interval that the peer, which waits that after our ping, does not ping as well.
+     */
+    private long steadyWaitNanos(long interval) {
+        return interval - (long) (interval * config.jitter / 8);
     }
 
     /** A phase in [0, 1) for a spread wait: from the configured source, else the event loop's sequence. */

@@ -41,7 +41,7 @@ public final class MonitorConfig {
     final long stallThresholdNanos;
     final long minPeerPingNanos;
     final int peerPingStrikesAllowed;
-    /** Whether a connection's first idle wait is spread over one mean ping period ({@link #spreadingFirstPings}). */
+    /** Whether a connection's first idle wait is spread over one steady ping period ({@link #spreadingFirstPings}). */
     final boolean spreadFirstPings;
     /** Where the spread's phases come from; {@code null}: the event loop's {@link LoopHealth#nextPhase()}. */
     final DoubleSupplier phases;
@@ -91,8 +91,8 @@ public final class MonitorConfig {
 
     /**
      * The same, except that a connection's first idle wait (the one that starts when the connection becomes active
-     * or with its first read, whichever is later; no later one) is spread evenly over one mean ping period: it is
-     * {@code pingInterval - u x pingInterval x (1 - pingJitter / 2)}, {@code u} in [0, 1) from {@code phases}, or,
+     * or with its first read, whichever is later; no later one) is spread evenly over one steady ping period: it is
+     * {@code pingInterval - u x pingInterval x (1 - pingJitter / 8)}, {@code u} in [0, 1) from {@code phases}, or,
      * when {@code phases} is {@code null}, from the event loop's {@link LoopHealth#nextPhase()} (a low-discrepancy
      * sequence: connections opened together get phases spread evenly, not in clumps as random ones). Connections
      * opened together then ping evenly spread from their first ping on, instead of in waves until the jitter drifts

@@ -18,8 +18,8 @@ class FirstPingSpreadTest {
     private static final long I = Duration.ofSeconds(10).toNanos();
     private static final long T = Duration.ofSeconds(2).toNanos();
     private static final long START = Long.MAX_VALUE - I / 2;
-    /** One mean ping period with jitter 0.2: 0.9 I. */
-    private static final long MEAN = I - I / 10;
+    /** One steady ping period with jitter 0.2: I x (1 - 0.2 / 8) = 0.975 I. */
+    private static final long STEADY = I - I / 40;
 
     private final ManualTicker ticker = new ManualTicker(START);
 
@@ -38,10 +38,10 @@ class FirstPingSpreadTest {
     }
 
     @Test
-    void theFirstWaitEndsAtTheIntervalAndSpansOneMeanPeriod() {
+    void theFirstWaitEndsAtTheIntervalAndSpansOneSteadyPeriod() {
         MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.75);
         LivenessMonitor m = proven(c, new LoopHealth());
-        assertEquals(START + I - (long) (MEAN * 0.75), m.deadline());
+        assertEquals(START + I - (long) (STEADY * 0.75), m.deadline());
         MonitorConfig zero = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.0);
         assertEquals(START + I, proven(zero, new LoopHealth()).deadline(), "u = 0: the full interval");
     }
@@ -76,11 +76,11 @@ class FirstPingSpreadTest {
         assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(1));
         assertEquals(ticker.nanoTime() + I - (long) (I * 0.2 * 0.5), m.deadline(),
                 "after the stall, the jitter range with a spread phase (the random source says 0)");
-        // Punctual: the usual wait.
+        // Punctual, and nothing but the ping and its pong since: the steady wait.
         ticker.set(m.deadline());
         assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
         assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(2));
-        assertEquals(ticker.nanoTime() + I, m.deadline());
+        assertEquals(ticker.nanoTime() + STEADY, m.deadline());
     }
 
     @Test
@@ -118,14 +118,14 @@ class FirstPingSpreadTest {
 
     @Test
     void theLoopsPhasesSpreadConnectionsOpenedTogetherEvenly() {
-        // 1,000 connections opened at the same instant on one loop: their first pings fall into one mean period
-        // with no 10 ms slot (of 900) holding more than 3 (random placement would put 6 or more in some slot).
+        // 1,000 connections opened at the same instant on one loop: their first pings fall into one steady period
+        // with no 10 ms slot (of 975) holding more than 3 (random placement would put 6 or more in some slot).
         MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(null);
         LoopHealth loop = new LoopHealth(0.3);
-        int[] slots = new int[(int) (MEAN / 10_000_000L) + 1];
+        int[] slots = new int[(int) (STEADY / 10_000_000L) + 1];
         for (int i = 0; i < 1_000; i++) {
             long wait = proven(c, loop).deadline() - START;
-            assertTrue(wait > I - MEAN && wait <= I, "within one mean period before the interval: " + wait);
+            assertTrue(wait > I - STEADY && wait <= I, "within one steady period before the interval: " + wait);
             slots[(int) ((I - wait) / 10_000_000L)]++;
         }
         int max = Arrays.stream(slots).max().orElseThrow();
