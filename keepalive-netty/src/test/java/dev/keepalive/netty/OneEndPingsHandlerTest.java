@@ -73,7 +73,8 @@ class OneEndPingsHandlerTest {
         // The peer pings every 0.85 x I (its own jittered wait): more often than this end's plain interval, less
         // often than this end's shortest jittered wait.
         Duration peerEvery = I.multipliedBy(85).dividedBy(100);
-        time.advance(I.dividedBy(20));
+        // Before this end's first wait can end: it is spread over one steady period, 0.975 x I, before the interval.
+        time.advance(I.dividedBy(50));
         for (int round = 1; round <= 50; round++) {
             ch.writeInbound(binary(BinaryProbe.TYPE_PING, round));
             long[] pong = readProbe();
