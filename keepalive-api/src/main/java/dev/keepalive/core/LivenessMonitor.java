@@ -73,8 +73,8 @@ import java.util.function.DoubleSupplier;
  * <h2>Pings</h2>
  * A ping goes out after {@code pingInterval x (1 - r x pingJitter)} of silence (r uniform in [0, 1)); when the
  * silence began with the pong that answered our last ping (an idle connection), after the steady
- * {@code pingInterval x (1 - pingJitter / 8)}, without a draw, so that it pings about once an interval and keeps its
- * place among the connections spread evenly at their first wait. Retries go
+ * {@code pingInterval x (1 - pingJitter / 8 - r x pingJitter / 16)}, so that it pings about once an interval and
+ * keeps its place among the connections spread evenly at their first wait. Retries go
  * out each ping timeout after a miss, and a write on a connection quiet for at least the ping interval, with no ping
  * outstanding, sends a ping at once (gRPC's A8 rule). The peer's pings are answered; a peer that pings more often
  * than {@code minPeerPingInterval} more than {@code peerPingStrikes} times in a row is closed, with at most one
@@ -181,6 +181,8 @@ public final class LivenessMonitor {
     private boolean respreadNext;
     /** The next idle wait is the steady one: the silence starts at the pong that answered our ping. */
     private boolean steadyWaitNext;
+    /** The peer is the end expected to ping first (we accepted the connection): our first waits are full. */
+    private boolean peerPingsFirst;
     /** A pong or a peer's ping in the read being processed changed the plan: re-plan when the read completes. */
     private boolean replanAfterRead;
     private boolean readsPaused;
@@ -274,6 +276,17 @@ public final class LivenessMonitor {
      */
     public void useLoopHealth(LoopHealth health) {
         this.loopHealth = Objects.requireNonNull(health, "health");
+    }
+
+    /**
+     * This end accepted the connection: the connecting end, whose first wait is spread evenly
+     * ({@link MonitorConfig#spreadingFirstPings}), is the one expected to ping. Our waits during the connection's
+     * first silence are then full intervals, without jitter or spread, so that its ping comes first and it stays
+     * the end that pings (were both first waits spread, the earlier of the two would bunch the pings near the
+     * moments connections opened). Call before {@link #onActive()}. Verdicts do not change: they count silence.
+     */
+    public void letPeerPingFirst() {
+        peerPingsFirst = true;
     }
 
     /**
@@ -777,6 +790,8 @@ public final class LivenessMonitor {
             if (fullWaitNext) {
                 currentIntervalNanos = interval; // the peer pings: stand down for a full interval
                 fullWaitNext = false;
+            } else if (firstSilence && peerPingsFirst) {
+                currentIntervalNanos = interval; // the peer is expected to ping first
             } else if (firstSilence && config.spreadFirstPings && config.jitter > 0) {
                 // The first wait spreads evenly over one steady ping period, ending at the full interval: the steady
                 // waits that follow keep the connections of a loop evenly apart. (No ping of ours came before it,
@@ -792,11 +807,13 @@ public final class LivenessMonitor {
                 long cut = (long) (interval * config.jitter * phase());
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
             } else if (steadyWaitNext) {
-                // Nothing but our ping and its pong since the last wait: the same wait again, without a draw, so
-                // that an idle connection pings about once an interval (not once a mean jittered wait) and keeps
-                // its place among the others. It ends a little before the full interval, which the peer waits
-                // after our ping, so the peer never pings too.
-                currentIntervalNanos = steadyWaitNanos(interval);
+                // Nothing but our ping and its pong since the last wait: nearly the same wait again, so that an idle
+                // connection pings about once an interval (not once a mean jittered wait) and keeps its place among
+                // the others, with a small draw (a sixteenth of the jitter) so that connections a stall bunched
+                // drift apart. It ends a little before the full interval, which the peer waits after our ping, so
+                // the peer never pings too.
+                long cut = (long) (interval * config.jitter / 16 * config.random.getAsDouble());
+                currentIntervalNanos = steadyWaitNanos(interval) - Math.max(0, cut);
             } else {
                 long cut = (long) (interval * config.jitter * config.random.getAsDouble());
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
@@ -808,7 +825,7 @@ public final class LivenessMonitor {
     }
 
     /**
-     * The wait between the pings of an idle connection whose pings alone break the silence:
+     * The longest wait between the pings of an idle connection whose pings alone break the silence:
      * {@code pingInterval x (1 - pingJitter / 8)}, inside the jitter range the peer's flood rule allows, and far
      * enough before the full interval that the peer, which waits that after our ping, does not ping as well.
      */

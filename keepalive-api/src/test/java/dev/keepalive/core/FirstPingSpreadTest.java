@@ -84,6 +84,29 @@ class FirstPingSpreadTest {
     }
 
     @Test
+    void theAcceptingEndWaitsFullIntervalsInTheFirstSilenceAndIsNeverEarlyNorLateToConvict() {
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.99).spreadingFirstPings(() -> 0.99);
+        LivenessMonitor m = new LivenessMonitor(c);
+        m.useLoopHealth(new LoopHealth());
+        m.letPeerPingFirst();
+        m.onActive();
+        m.onInbound();
+        m.onReadComplete();
+        assertEquals(START + I, m.deadline(), "neither spread nor jittered: the connecting end pings first");
+        long bound = settings(0.2).idleDetectionBound().toNanos();
+        Action a = Action.NONE;
+        for (int i = 0; i < 20 && a != Action.PEER_DEAD; i++) {
+            ticker.set(m.deadline());
+            a = m.onTimer(ticker.nanoTime());
+            if (a == Action.RECHECK_AFTER_READ) {
+                a = m.onTimer(ticker.nanoTime());
+            }
+        }
+        assertEquals(Action.PEER_DEAD, a);
+        assertEquals(START + bound, ticker.nanoTime(), "a silent peer: dead exactly at the bound");
+    }
+
+    @Test
     void jitterZeroSpreadsNothing() {
         MonitorConfig c = MonitorConfig.of(settings(0), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.99);
         assertEquals(START + I, proven(c, new LoopHealth()).deadline());

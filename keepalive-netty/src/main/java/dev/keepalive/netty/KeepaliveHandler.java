@@ -429,6 +429,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         monitor.useLoopHealth(LOOP_HEALTH.get());
         applyTcpOptionsOnce();
         outboundBuffer = ctx.channel().unsafe().outboundBuffer();
+        if (ctx.channel().parent() != null) {
+            monitor.letPeerPingFirst(); // an accepted connection: the connecting end pings first
+        }
         monitor.onActive();
         arm();
     }
