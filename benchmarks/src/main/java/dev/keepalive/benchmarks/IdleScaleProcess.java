@@ -38,7 +38,6 @@ import io.netty.util.concurrent.ScheduledFuture;
 
 import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryPoolMXBean;
@@ -57,7 +56,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -67,6 +65,9 @@ import java.util.function.Consumer;
 import java.util.stream.Collectors;
 import javax.management.JMException;
 import javax.management.ObjectName;
+
+import static dev.keepalive.benchmarks.support.DriverLink.answer;
+import static dev.keepalive.benchmarks.support.DriverLink.readCommands;
 
 /**
  * One child process of {@link IdleScaleBenchmark}: a server that accepts connections, or a client that opens them
@@ -227,31 +228,6 @@ public final class IdleScaleProcess {
                     throw new IllegalArgumentException("unknown command: " + line);
             }
         }
-    }
-
-    /** Stdin lines, read by a daemon thread; at the end of stdin the process exits at once. */
-    private static BlockingQueue<String> readCommands() {
-        BlockingQueue<String> commands = new LinkedBlockingQueue<>();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
-                for (String line = in.readLine(); line != null; line = in.readLine()) {
-                    commands.add(line.trim());
-                }
-            } catch (IOException e) {
-                System.err.println("stdin failed: " + e);
-            }
-            // The driver finished with us, or died: either way, no reason to live on.
-            System.out.flush();
-            Runtime.getRuntime().halt(0);
-        }, "stdin");
-        reader.setDaemon(true);
-        reader.start();
-        return commands;
-    }
-
-    private static void answer(String line) {
-        System.out.println(line);
-        System.out.flush();
     }
 
     private static List<Integer> ports(String list) {

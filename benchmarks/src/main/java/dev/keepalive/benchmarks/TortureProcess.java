@@ -18,23 +18,21 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Collectors;
+
+import static dev.keepalive.benchmarks.support.DriverLink.answer;
+import static dev.keepalive.benchmarks.support.DriverLink.readCommands;
 
 /**
  * One child process of {@link FalseVerdictTortureBenchmark}: a server, a client or a CPU hog. Servers and clients
@@ -154,30 +152,6 @@ public final class TortureProcess {
                     throw new IllegalArgumentException("unknown command: " + String.join(" ", w));
             }
         }
-    }
-
-    /** Stdin lines, read by a daemon thread; at the end of stdin the process exits at once. */
-    private static BlockingQueue<String> readCommands() {
-        BlockingQueue<String> commands = new LinkedBlockingQueue<>();
-        Thread reader = new Thread(() -> {
-            try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
-                for (String line = in.readLine(); line != null; line = in.readLine()) {
-                    commands.add(line.trim());
-                }
-            } catch (IOException e) {
-                System.err.println("stdin failed: " + e);
-            }
-            System.out.flush();
-            Runtime.getRuntime().halt(0);
-        }, "stdin");
-        reader.setDaemon(true);
-        reader.start();
-        return commands;
-    }
-
-    private static void answer(String line) {
-        System.out.println(line);
-        System.out.flush();
     }
 
     /** Spins for at most {@code seconds} (the stdin thread ends the process earlier). */
