@@ -96,7 +96,8 @@ final class Matrix {
                 e.sinceLastInbound().toMillis(), e.missedPings());
         assertEquals(reason, e.reason(), conn + ": " + e.getMessage());
         assertTrue(took.compareTo(bound.plus(tolerance)) <= 0,
-                conn.name + ": detected after " + ms(took) + ", bound " + ms(bound) + " + " + ms(tolerance));
+                () -> conn.name + ": detected after " + ms(took) + ", bound " + ms(bound) + " + " + ms(tolerance)
+                        + "; " + e.getMessage() + "; " + (conn.keepalive() == null ? "" : conn.keepalive().stats()));
         // The handler closes the channel right after telling the listener.
         await().atMost(WAIT).until(() -> conn.closedAt() != 0);
         return took;
