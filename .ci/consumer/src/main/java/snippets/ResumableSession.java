@@ -5,6 +5,7 @@ import dev.keepalive.netty.KeepaliveHandler;
 import dev.keepalive.netty.KeepaliveProbe;
 import dev.keepalive.netty.client.ReconnectingClient;
 import dev.keepalive.netty.session.ClientSession;
+import dev.keepalive.netty.session.FileSessionJournal;
 import dev.keepalive.netty.session.ServerSessions;
 import dev.keepalive.netty.session.SessionFraming;
 import dev.keepalive.netty.session.SessionStore;
@@ -21,6 +22,8 @@ import io.netty.handler.codec.LineBasedFrameDecoder;
 import io.netty.handler.codec.string.StringDecoder;
 import io.netty.handler.codec.string.StringEncoder;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
@@ -45,6 +48,12 @@ final class ResumableSession {
         return ServerSessions.builder(SessionFraming.lines())
                 .settings(SessionSettings.builder().detachedTimeout(Duration.ofMinutes(5)).build())
                 .store(shared)                                 // default: in memory; shared: failover
+                .build();
+    }
+
+    static ServerSessions survivingRestarts(Path journalFile) throws IOException {
+        return ServerSessions.builder(SessionFraming.lines())
+                .journal(FileSessionJournal.builder(journalFile).build()) // a server started again resumes them
                 .build();
     }
 

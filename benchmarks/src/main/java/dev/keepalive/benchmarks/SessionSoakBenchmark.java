@@ -7,6 +7,8 @@ import dev.keepalive.testkit.FirewallProxy;
 import dev.keepalive.testkit.Flow;
 import dev.keepalive.testkit.FlowState;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -19,7 +21,7 @@ import java.util.TreeMap;
 /**
  * The resumable-session soak: messages each way between a reconnecting session client and a session server while
  * the connection between them is killed at random by the testkit's faults (a reset, a black hole, the firewall
- * forgetting the flow), then the per-message cost on a healthy connection beside the same pipeline without the
+ * forgetting the flow) or the server process is killed, then the per-message cost on a healthy connection beside the same pipeline without the
  * session layer.
  *
  * <pre>
@@ -29,7 +31,12 @@ import java.util.TreeMap;
  *
  * Every client message {@code n} (an 8-byte number and padding, 64 bytes) is answered by the server with {@code n};
  * each end checks what it receives: lost (never arrived), duplicated and out-of-order counts, which must all be 0.
- * The sender keeps at most {@value SessionSoakPair#WINDOW} messages unanswered. Resume time is measured from the
+ * The server runs in its own process on a {@code FileSessionJournal}; the fourth fault kills it with
+ * {@code SIGKILL} and starts it again on the same journal and port. Its application appends each number it handles
+ * to a file: a message handled by a process killed before it recorded the delivery is handled again by the next
+ * (its answer was recorded with it, so never sent): at most one per kill, counted as "handled again". The client's
+ * check of the answers counts every loss or duplicate on the session. The sender keeps at most
+ * {@value SessionSoakPair#WINDOW} messages unanswered. Resume time is measured from the
  * client's {@code DISCONNECTED} event to the session's resume on the next connection (backoff + connect + one round
  * trip); peak buffer memory is the most payload bytes either end's session held unacknowledged, against the
  * configured budget. The run is bounded by {@code --max-seconds}.
@@ -105,7 +112,9 @@ public final class SessionSoakBenchmark {
         Random random = new Random(config.seed);
         List<Fault> kinds = List.of(Fault.reset(), Fault.blackHole(), Fault.forget());
         SessionSoakPair.Run soak;
-        try (SessionSoakPair pair = SessionSoakPair.start(true, true)) {
+        Path dir = Files.createTempDirectory("session-soak");
+        Path journal = dir.resolve("sessions.journal");
+        try (SessionSoakPair pair = SessionSoakPair.startWithServerProcess(journal)) {
             long deadline = System.nanoTime() + config.maxDuration.toNanos();
             Thread sender = pair.sendInBackground(config.messages, deadline);
             FirewallProxy proxy = pair.proxy();
@@ -115,7 +124,11 @@ public final class SessionSoakBenchmark {
                 if (System.nanoTime() - nextKill >= 0) {
                     List<Flow> flows = proxy.flows();
                     Flow flow = flows.isEmpty() ? null : flows.get(flows.size() - 1);
-                    if (flow != null && flow.state() == FlowState.OPEN) {
+                    if (random.nextInt(kinds.size() + 1) == kinds.size()) {
+                        // The fourth fault: the server process is SIGKILLed and started again on its journal.
+                        pair.restartServer();
+                        faults.merge("SIGKILL_SERVER", 1, Integer::sum);
+                    } else if (flow != null && flow.state() == FlowState.OPEN) {
                         Fault fault = kinds.get(random.nextInt(kinds.size()));
                         flow.inject(fault);
                         faults.merge(fault.kind().name(), 1, Integer::sum);
@@ -126,6 +139,12 @@ public final class SessionSoakBenchmark {
             }
             sender.join(Math.max(1, (deadline - System.nanoTime()) / 1_000_000 + 1000));
             soak = pair.finish(config.messages);
+        } finally {
+            for (String name : new String[] {"sessions.journal", "sessions.journal.handled",
+                    "sessions.journal.compacting"}) {
+                Files.deleteIfExists(dir.resolve(name));
+            }
+            Files.deleteIfExists(dir);
         }
         double session = Double.NaN;
         double plain = Double.NaN;
@@ -167,15 +186,17 @@ public final class SessionSoakBenchmark {
     public static void print(Result r) {
         System.out.printf(Locale.ROOT, "soak: %s in %.1f s; faults %s; %d resumes%n",
                 r.completed ? "completed" : "INCOMPLETE", r.took.toMillis() / 1e3, r.faults, r.resumes);
-        System.out.printf(Locale.ROOT, "  server received %,d: lost %d, duplicated %d, out of order %d%n",
+        System.out.printf(Locale.ROOT, "  server processes handled %,d: lost %d, handled again %d (at most one "
+                        + "per SIGKILL), out of order %d%n",
                 r.atServer.received(), r.atServer.lost(r.messages), r.atServer.duplicated(), r.atServer.outOfOrder());
         System.out.printf(Locale.ROOT, "  client received %,d: lost %d, duplicated %d, out of order %d%n",
                 r.atClient.received(), r.atClient.lost(r.messages), r.atClient.duplicated(), r.atClient.outOfOrder());
         System.out.printf(Locale.ROOT, "  sends failed: %d%n", r.sendFailures);
         System.out.printf(Locale.ROOT, "  resume (disconnected -> resumed): p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
                 r.resumeMillis(0.5), r.resumeMillis(0.99), r.resumeMillis(1.0));
-        System.out.printf(Locale.ROOT, "  peak unacknowledged payload: client %,d B, server %,d B (budget %,d B "
-                + "each)%n", r.peakClientBytes, r.peakServerBytes, r.budgetBytes);
+        System.out.printf(Locale.ROOT, "  peak unacknowledged payload: client %,d B, server %s (budget %,d B "
+                + "each)%n", r.peakClientBytes, r.peakServerBytes == 0 ? "not measured (its own process)"
+                : String.format(Locale.ROOT, "%,d B", r.peakServerBytes), r.budgetBytes);
         if (!Double.isNaN(r.sessionNanosPerMessage)) {
             System.out.printf(Locale.ROOT, "healthy connection, one message each way: session %.0f ns, plain %.0f "
                     + "ns (x%.2f)%n", r.sessionNanosPerMessage, r.plainNanosPerMessage,

@@ -4,6 +4,7 @@ import dev.keepalive.testkit.internal.Commands;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -76,6 +77,28 @@ public final class PeerProcess implements AutoCloseable {
             synchronized (lines) {
                 lines.notifyAll();
             }
+        }
+    }
+
+    /**
+     * Starts {@code command} on this host, outside any lab: a peer on loopback that a test can stop
+     * ({@link #suspend()}), kill with {@code SIGKILL} ({@link #kill()}) and start again. Its output is read as for
+     * a lab's processes. The caller closes it (which kills it).
+     *
+     * @param command the program and its arguments; {@link KernelFirewallLab#javaCommand} builds one for a Java
+     *                main class on this JVM's class path
+     * @return the running process
+     * @throws UncheckedIOException if it cannot be started
+     */
+    public static PeerProcess start(List<String> command) {
+        Objects.requireNonNull(command, "command");
+        if (command.isEmpty()) {
+            throw new IllegalArgumentException("command must not be empty");
+        }
+        try {
+            return new PeerProcess(command, new ProcessBuilder(command).redirectErrorStream(true).start(), "host");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start " + command + ": " + e.getMessage(), e);
         }
     }
 

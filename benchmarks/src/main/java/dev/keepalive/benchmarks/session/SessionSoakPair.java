@@ -22,6 +22,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
@@ -34,7 +35,15 @@ import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.GlobalEventExecutor;
 
+import dev.keepalive.benchmarks.support.ChildJvm;
+import dev.keepalive.benchmarks.support.Ports;
+import java.io.BufferedInputStream;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -43,6 +52,7 @@ import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 
 import static java.time.Duration.ofMillis;
 
@@ -127,15 +137,32 @@ public final class SessionSoakPair implements AutoCloseable {
     private Channel server;
     private FirewallProxy proxy;
     private ReconnectingClient client;
+    private Path journal;
+    private int serverPort;
+    private ChildJvm serverJvm;
+    private int serverRestarts;
+    private long serverPeakBytes;
 
     private SessionSoakPair() {
     }
 
     /** Starts a server and a client, with or without the session layer, through a proxy or directly. */
     public static SessionSoakPair start(boolean withSession, boolean proxied) {
+        return start(withSession, proxied, null);
+    }
+
+    /**
+     * Starts the session server as a child process recording its sessions in {@code journal} (to be killed with
+     * {@code SIGKILL} and started again, {@link #restartServer()}), and a session client through a proxy.
+     */
+    public static SessionSoakPair startWithServerProcess(Path journal) {
+        return start(true, true, journal);
+    }
+
+    private static SessionSoakPair start(boolean withSession, boolean proxied, Path journal) {
         SessionSoakPair p = new SessionSoakPair();
         try {
-            p.startUp(withSession, proxied);
+            p.startUp(withSession, proxied, journal);
             return p;
         } catch (RuntimeException e) {
             p.close();
@@ -143,9 +170,12 @@ public final class SessionSoakPair implements AutoCloseable {
         }
     }
 
-    private void startUp(boolean withSession, boolean proxied) {
+    private void startUp(boolean withSession, boolean proxied, Path journal) {
+        this.journal = journal;
         if (withSession) {
-            sessions = ServerSessions.builder(SessionFraming.binary()).settings(SESSION).build();
+            if (journal == null) {
+                sessions = ServerSessions.builder(SessionFraming.binary()).settings(SESSION).build();
+            }
             session = ClientSession.builder(SessionFraming.binary()).settings(SESSION)
                     .listener(new SessionListener() {
                         @Override
@@ -160,21 +190,15 @@ public final class SessionSoakPair implements AutoCloseable {
                         }
                     }).build();
         }
-        server = new ServerBootstrap().group(serverGroup).channel(NioServerSocketChannel.class)
-                .childHandler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        children.add(ch);
-                        ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(1 << 20, 0, 4, 0, 4),
-                                new LengthFieldPrepender(4),
-                                KeepaliveHandler.builder(KEEPALIVE).probe(KeepaliveProbe.binary()).build());
-                        if (sessions != null) {
-                            ch.pipeline().addLast(sessions.newHandler());
-                        }
-                        ch.pipeline().addLast(new Answering());
-                    }
-                }).bind(new InetSocketAddress("127.0.0.1", 0)).syncUninterruptibly().channel();
-        InetSocketAddress target = (InetSocketAddress) server.localAddress();
+        InetSocketAddress target;
+        if (journal != null) {
+            serverPort = Ports.fresh();
+            startServerProcess();
+            target = new InetSocketAddress("127.0.0.1", serverPort);
+        } else {
+            server = serve(serverGroup, new InetSocketAddress("127.0.0.1", 0), sessions, children, atServer::onMessage);
+            target = (InetSocketAddress) server.localAddress();
+        }
         if (proxied) {
             proxy = FirewallProxy.builder(target).start();
         }
@@ -203,6 +227,58 @@ public final class SessionSoakPair implements AutoCloseable {
             b.onConnected(session::resume);
         }
         client = b.build().start();
+    }
+
+    /**
+     * The session server: answers each client message {@code n} with {@code n}, after telling {@code handled}.
+     */
+    static Channel serve(EventLoopGroup group, InetSocketAddress bind, ServerSessions sessions,
+                         ChannelGroup children, LongConsumer handled) {
+        return new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        children.add(ch);
+                        ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(1 << 20, 0, 4, 0, 4),
+                                new LengthFieldPrepender(4),
+                                KeepaliveHandler.builder(KEEPALIVE).probe(KeepaliveProbe.binary()).build());
+                        if (sessions != null) {
+                            ch.pipeline().addLast(sessions.newHandler());
+                        }
+                        ch.pipeline().addLast(new Answering(handled));
+                    }
+                }).bind(bind).syncUninterruptibly().channel();
+    }
+
+    private void startServerProcess() {
+        serverJvm = ChildJvm.start("session-server", SessionSoakServer.class,
+                List.of("-Xmx512m", "-XX:+UseSerialGC"), List.of(String.valueOf(serverPort), journal.toString()));
+        try {
+            serverJvm.awaitLine("LISTENING", Duration.ofSeconds(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Kills the server process with {@code SIGKILL} and starts it again on its journal and port. */
+    public void restartServer() throws InterruptedException {
+        notePeakOfServer();
+        serverJvm.kill();
+        serverRestarts++;
+        startServerProcess();
+    }
+
+    /** Asks the server process for its buffer peak (the most unacknowledged payload its sessions held). */
+    private void notePeakOfServer() throws InterruptedException {
+        String answer = serverJvm.request("peak", "PEAK ", Duration.ofSeconds(10));
+        serverPeakBytes = Math.max(serverPeakBytes, Long.parseLong(answer.substring("PEAK ".length()).trim()));
+    }
+
+    /** How often the server process was killed and started again. */
+    public int serverRestarts() {
+        return serverRestarts;
     }
 
     /** The proxy between the ends, or null. */
@@ -251,6 +327,14 @@ public final class SessionSoakPair implements AutoCloseable {
 
     /** The figures of the run so far. */
     public Run finish(int n) {
+        if (journal != null) {
+            readHandled();
+            try {
+                notePeakOfServer();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         List<Long> resumes;
         synchronized (resumeNanos) {
             resumes = new ArrayList<>(resumeNanos);
@@ -258,7 +342,22 @@ public final class SessionSoakPair implements AutoCloseable {
         return new Run(done(n), Duration.ofNanos(System.nanoTime() - started), atServer, atClient,
                 session == null ? 0 : (int) session.stats().resumed(), resumes,
                 session == null ? 0 : session.stats().peakUnackedBytes(),
-                sessions == null ? 0 : sessions.stats().peakUnackedBytes(), sendFailures.get());
+                sessions == null ? serverPeakBytes : sessions.stats().peakUnackedBytes(), sendFailures.get());
+    }
+
+    /**
+     * The server processes' record of what their application handled, one after another (8 bytes a message), into
+     * {@link #atServer}; and the largest buffer peak any of them reported.
+     */
+    private void readHandled() {
+        try (DataInputStream in = new DataInputStream(new BufferedInputStream(
+                Files.newInputStream(Path.of(journal + ".handled"))))) {
+            for (long left = Files.size(Path.of(journal + ".handled")) / 8; left > 0; left--) {
+                atServer.onMessage(in.readLong());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     @Override
@@ -272,6 +371,13 @@ public final class SessionSoakPair implements AutoCloseable {
         if (server != null) {
             server.close().syncUninterruptibly();
         }
+        if (serverJvm != null) {
+            try {
+                serverJvm.kill();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         children.close().syncUninterruptibly();
         if (proxy != null) {
             proxy.close();
@@ -283,14 +389,20 @@ public final class SessionSoakPair implements AutoCloseable {
         }
     }
 
-    /** The server's application: checks each message and answers it with its number. */
-    private final class Answering extends ChannelInboundHandlerAdapter {
+    /** The server's application: records each message and answers it with its number. */
+    private static final class Answering extends ChannelInboundHandlerAdapter {
+        private final LongConsumer handled;
+
+        Answering(LongConsumer handled) {
+            this.handled = handled;
+        }
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ByteBuf b = (ByteBuf) msg;
             long seq = b.getLong(b.readerIndex());
             ReferenceCountUtil.release(msg);
-            atServer.onMessage(seq);
+            handled.accept(seq);
             ctx.write(ctx.alloc().buffer(PAYLOAD).writeLong(seq).writeZero(PAYLOAD - 8));
         }
 

@@ -107,6 +107,50 @@ public final class SessionCore<P> {
         this.completion = Objects.requireNonNull(completion, "completion");
     }
 
+    /**
+     * A session end as a journal recorded it, for a server that restarted: {@code delivered} inbound messages were
+     * delivered, the peer acknowledged outbound messages up to {@code peerAcked}, the next outbound message is
+     * numbered {@code nextSeq}, and {@code kept} (in order, numbered after {@code peerAcked} and before
+     * {@code nextSeq}, each as {@code {seq, message, size}}) are kept with a {@code null} token: no write of this
+     * process waits for them.
+     *
+     * @throws IllegalArgumentException if the numbers contradict each other
+     */
+    public static <P> SessionCore<P> restored(SessionSettings settings, Completion<P> completion, long delivered,
+                                              long peerAcked, long nextSeq, List<Entry<P>> kept) {
+        if (delivered < 0 || peerAcked < 0 || nextSeq <= peerAcked) {
+            throw new IllegalArgumentException("inconsistent session: delivered " + delivered + ", peer acknowledged "
+                    + peerAcked + ", next message " + nextSeq);
+        }
+        SessionCore<P> core = new SessionCore<>(settings, completion);
+        core.delivered = delivered;
+        core.ackSent = delivered;
+        core.peerAcked = peerAcked;
+        core.nextSeq = nextSeq;
+        long expect = peerAcked + 1;
+        for (Entry<P> e : kept) {
+            if (e.seq != expect || e.seq >= nextSeq) {
+                throw new IllegalArgumentException("kept message " + e.seq + " out of order: expected " + expect
+                        + " (next message " + nextSeq + ")");
+            }
+            expect++;
+            core.unacked.add(e);
+            core.bytes += e.size;
+        }
+        if (expect != nextSeq) {
+            throw new IllegalArgumentException("kept messages end at " + (expect - 1) + " but the next message is "
+                    + nextSeq);
+        }
+        core.peakBytes = core.bytes;
+        core.peakMessages = core.unacked.size();
+        return core;
+    }
+
+    /** A kept message as a journal recorded it, for {@link #restored}; its token is {@code null}. */
+    public static <P> Entry<P> keptEntry(long seq, Object msg, long size) {
+        return new Entry<>(seq, msg, size, null);
+    }
+
     // ---- outbound ----------------------------------------------------------------------------------------------
 
     /**

@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Collectors;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -244,5 +245,45 @@ class SessionCoreTest {
         assertEquals(0, a.duplicates() + b.duplicates(), "a resume re-sends exactly what was not delivered");
         assertTrue(futures.stream().allMatch(f -> f.isDone() && !f.isCompletedExceptionally()));
         assertTrue(a.peakMessages() <= 50 && b.peakMessages() <= 50);
+    }
+
+    @Test
+    void aCoreRestoredFromAJournalResumesWhereTheRecordEnds() throws Exception {
+        List<Object> acked = new ArrayList<>();
+        SessionCore.Completion<Object> tolerant = new SessionCore.Completion<>() {
+            @Override
+            public void acked(Object token) {
+                acked.add(token);
+            }
+
+            @Override
+            public void failed(Object token, Throwable cause) {
+            }
+
+            @Override
+            public void release(Object msg) {
+                released.add(msg);
+            }
+        };
+        SessionSettings settings = SessionSettings.defaults();
+        SessionCore<Object> c = SessionCore.restored(settings, tolerant, 7, 2, 5,
+                List.of(SessionCore.keptEntry(3, "m3", 2), SessionCore.keptEntry(4, "m4", 2)));
+        assertEquals(7, c.delivered());
+        assertEquals(2, c.messages());
+        assertEquals(4, c.bytes());
+        assertEquals(SessionCore.Verdict.DUPLICATE, c.onData(7, ticker.nanoTime()), "delivered before the crash");
+        assertEquals(SessionCore.Verdict.DELIVER, c.onData(8, ticker.nanoTime()));
+        List<SessionCore.Entry<Object>> again = c.resume(3);
+        assertEquals(List.of(4L), again.stream().map(SessionCore.Entry::seq).collect(Collectors.toList()),
+                "the peer had m3; m4 is written again");
+        assertEquals(List.of("m3"), released);
+        assertEquals(5, c.append("m5", 2, "token").seq(), "numbering goes on");
+
+        IllegalArgumentException gap = assertThrows(IllegalArgumentException.class, () -> SessionCore.restored(
+                settings, tolerant, 0, 2, 6, List.of(SessionCore.keptEntry(4, "m4", 2))));
+        assertEquals("kept message 4 out of order: expected 3 (next message 6)", gap.getMessage());
+        IllegalArgumentException shortList = assertThrows(IllegalArgumentException.class, () -> SessionCore.restored(
+                settings, tolerant, 0, 2, 6, List.of(SessionCore.keptEntry(3, "m3", 2))));
+        assertEquals("kept messages end at 3 but the next message is 6", shortList.getMessage());
     }
 }

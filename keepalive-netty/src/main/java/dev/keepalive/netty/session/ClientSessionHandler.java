@@ -113,4 +113,9 @@ final class ClientSessionHandler extends SessionHandler {
     void ended(SessionState s, boolean detached, Phase was) {
         open.completeExceptionally(new ClosedChannelException());
     }
+
+    @Override
+    void journalFailed(SessionState s, java.io.IOException cause) {
+        throw new AssertionError("a client session has no journal", cause);
+    }
 }

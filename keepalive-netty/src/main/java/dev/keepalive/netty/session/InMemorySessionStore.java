@@ -4,11 +4,14 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.PriorityQueue;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A {@link SessionStore} in this process's memory, bounded by a number of sessions and a budget of payload bytes:
  * past either, the sessions detached longest ago are dropped first (and expire). Thread-safe; share one instance
- * between servers in the same process for failover among them.
+ * between servers in the same process for failover among them: it also tracks which server holds each attached
+ * session, so that a client that fails over before its old server noticed resumes on the new one.
  */
 public final class InMemorySessionStore implements SessionStore {
     /** Default {@code maxSessions}. */
@@ -19,6 +22,11 @@ public final class InMemorySessionStore implements SessionStore {
     private final int maxSessions;
     private final long maxBytes;
     private final LinkedHashMap<String, DetachedSession> sessions = new LinkedHashMap<>();
+    /** The sessions put, earliest expiry first; entries no longer in {@link #sessions} are stale. */
+    private final PriorityQueue<DetachedSession> byExpiry = new PriorityQueue<>(
+            (a, b) -> Long.signum(a.expiresAt() - b.expiresAt()));
+    /** Which server holds each attached session, for failover before that server noticed the client left. */
+    private final ConcurrentHashMap<String, ServerSessions> attachedAt = new ConcurrentHashMap<>();
     private long bytes;
 
     /** A store within the defaults. */
@@ -49,6 +57,7 @@ public final class InMemorySessionStore implements SessionStore {
             bytes -= previous.bytes();
         }
         sessions.put(session.id(), session);
+        byExpiry.add(session);
         bytes += session.bytes();
         List<DetachedSession> dropped = new ArrayList<>();
         if (previous != null && previous.state != session.state) {
@@ -75,11 +84,13 @@ public final class InMemorySessionStore implements SessionStore {
 
     @Override
     public synchronized List<DetachedSession> expire(long now) {
+        // The earliest expiry first: only the due ones are looked at (a session taken or replaced since it was put
+        // leaves a stale entry here, skipped when its time comes).
         List<DetachedSession> expired = new ArrayList<>();
-        for (Iterator<DetachedSession> it = sessions.values().iterator(); it.hasNext(); ) {
-            DetachedSession s = it.next();
-            if (s.expiresAt() - now <= 0) {
-                it.remove();
+        while (!byExpiry.isEmpty() && byExpiry.peek().expiresAt() - now <= 0) {
+            DetachedSession s = byExpiry.poll();
+            if (sessions.get(s.id()) == s) {
+                sessions.remove(s.id());
                 bytes -= s.bytes();
                 expired.add(s);
             }
@@ -91,6 +102,7 @@ public final class InMemorySessionStore implements SessionStore {
     public synchronized List<DetachedSession> takeAll() {
         List<DetachedSession> all = new ArrayList<>(sessions.values());
         sessions.clear();
+        byExpiry.clear();
         bytes = 0;
         return all;
     }
@@ -103,6 +115,21 @@ public final class InMemorySessionStore implements SessionStore {
     @Override
     public synchronized long bytes() {
         return bytes;
+    }
+
+    @Override
+    public void attached(String id, ServerSessions server) {
+        attachedAt.put(id, server);
+    }
+
+    @Override
+    public void released(String id, ServerSessions server) {
+        attachedAt.remove(id, server);
+    }
+
+    @Override
+    public ServerSessions attachedAt(String id) {
+        return attachedAt.get(id);
     }
 
     /** The most payload bytes kept. */

@@ -23,6 +23,13 @@ final class ServerSessionHandler extends SessionHandler {
     @Override
     void handshakeStarted() {
         // The client speaks first.
+        server.connectionOpened(ctx.executor());
+    }
+
+    @Override
+    void journalFailed(SessionState s, java.io.IOException cause) {
+        server.journalFailed(s, cause); // the listener's onExpired and the failed writes carry the cause
+        ctx.close();
     }
 
     @Override

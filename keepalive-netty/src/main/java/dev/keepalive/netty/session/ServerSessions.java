@@ -8,7 +8,10 @@ import dev.keepalive.session.SessionProtocolException;
 import dev.keepalive.session.SessionSettings;
 import dev.keepalive.session.SessionStats;
 import io.netty.channel.ChannelHandler;
+import dev.keepalive.session.SessionClosedException;
 import io.netty.util.concurrent.EventExecutor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -16,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The server end of resumable sessions: one instance per server, a {@link #newHandler() handler} per accepted
@@ -46,6 +50,9 @@ import java.util.concurrent.TimeUnit;
  *       {@link SessionExpiredException}.</li>
  *   <li>A HELLO for a session still attached to another connection (half-open: the client came back before this
  *       side noticed) takes it over and closes the old connection.</li>
+ *   <li>With a {@link Builder#journal journal}, every session is recorded as it changes, and a server built on the
+ *       same journal after a crash, a {@code SIGKILL} or a restart resumes them: see {@link SessionJournal} for
+ *       what is recorded when, and what a crash can make the application handle twice.</li>
  * </ul>
  * Thread-safe; handlers run on their channels' event loops.
  */
@@ -61,6 +68,10 @@ public final class ServerSessions implements AutoCloseable {
     private final SessionCounters counters = new SessionCounters();
     /** Sessions attached to a connection of this server. Guarded by this. */
     private final Map<String, SessionState> live = new HashMap<>();
+    private final SessionJournal journal;
+    /** Sessions recovered from the journal wait in the store: the first connection schedules their expiry. */
+    private final AtomicBoolean recoveredExpiryScheduled;
+    private int recovered;
 
     private ServerSessions(Builder b) {
         this.framing = b.framing;
@@ -69,6 +80,57 @@ public final class ServerSessions implements AutoCloseable {
         this.ownsStore = b.store == null;
         this.listener = b.listener;
         this.ticker = b.ticker;
+        this.journal = b.journal;
+        this.recoveredExpiryScheduled = new AtomicBoolean(journal == null);
+        if (journal != null) {
+            recover();
+        }
+    }
+
+    /** Puts the journal's sessions into the store, detached, each with a full {@code detachedTimeout} to resume. */
+    private void recover() {
+        List<SessionJournal.Session> sessions;
+        try {
+            sessions = journal.recover();
+        } catch (IOException e) {
+            throw new UncheckedIOException("the session journal could not be read: " + e.getMessage(), e);
+        }
+        long expiresAt = ticker.nanoTime() + settings.detachedTimeout().toNanos();
+        for (SessionJournal.Session r : sessions) {
+            SessionState s = new SessionState(r, settings, counters, journal);
+            List<DetachedSession> dropped = store.put(new DetachedSession(s, s.core.messages(), s.core.bytes(),
+                    expiresAt));
+            for (DetachedSession d : dropped) {
+                expire(d.state, "the session store dropped it to stay within its budget", true);
+            }
+        }
+        recovered = sessions.size();
+    }
+
+    /** How many sessions {@link Builder#build()} read back from the journal (0 without one). */
+    public int recovered() {
+        return recovered;
+    }
+
+    /** A connection opened on {@code loop}: the first one schedules the expiry of the recovered sessions. */
+    void connectionOpened(EventExecutor loop) {
+        if (!recoveredExpiryScheduled.get() && recoveredExpiryScheduled.compareAndSet(false, true)) {
+            try {
+                loop.schedule(this::expireDue, settings.detachedTimeout().toNanos(), TimeUnit.NANOSECONDS);
+            } catch (RuntimeException e) {
+                // The event loop is shutting down: expireDue() runs at the next detach, or when called.
+            }
+        }
+    }
+
+    /** The journal could not record {@code s}: it ends here, and its writes fail with the cause. */
+    void journalFailed(SessionState s, IOException cause) {
+        synchronized (this) {
+            if (live.remove(s.id, s)) {
+                store.released(s.id, this);
+            }
+        }
+        expire(s, "its journal failed (" + cause.getMessage() + ")", true);
     }
 
     /** A builder for sessions over {@code framing}. */
@@ -114,7 +176,7 @@ public final class ServerSessions implements AutoCloseable {
      */
     public void expireDue() {
         for (DetachedSession d : store.expire(ticker.nanoTime())) {
-            expire(d.state, "it was detached longer than detachedTimeout " + settings.detachedTimeout());
+            expire(d.state, "it was detached longer than detachedTimeout " + settings.detachedTimeout(), true);
         }
     }
 
@@ -130,24 +192,98 @@ public final class ServerSessions implements AutoCloseable {
         synchronized (this) {
             closed = true;
             attachedNow = new ArrayList<>(live.values());
+            for (String id : live.keySet()) {
+                store.released(id, this);
+            }
             live.clear();
         }
+        if (journal != null) {
+            // The sessions stay in the journal for the next server on it: only this process's writes end.
+            for (SessionState s : attachedNow) {
+                close(s);
+            }
+            if (ownsStore) {
+                for (DetachedSession d : store.takeAll()) {
+                    close(d.state);
+                }
+            }
+            return;
+        }
         for (SessionState s : attachedNow) {
-            expire(s, "the server closed");
+            expire(s, "the server closed", true);
         }
         if (ownsStore) {
             expireAllStored();
         }
     }
 
-    /** Ends every session of the store, as when it expires. */
-    public void expireAllStored() {
-        for (DetachedSession d : store.takeAll()) {
-            expire(d.state, "the servers stopped");
+    /** Fails this process's writes of {@code s}, which stays in the journal, resumable on the next server. */
+    private void close(SessionState s) {
+        synchronized (s) {
+            if (s.ended != null) {
+                return;
+            }
+            s.ended = new SessionClosedException("the server closed; session " + s.id + " stays in its journal, "
+                    + "with the " + s.core.messages() + " message(s) the client did not acknowledge, and the next "
+                    + "server on the journal re-sends them if the client resumes there");
+            s.core.failAll(s.ended);
         }
     }
 
-    synchronized void hello(ServerSessionHandler h, Frame f) throws SessionProtocolException {
+    /** Ends every session of the store, as when it expires. */
+    public void expireAllStored() {
+        for (DetachedSession d : store.takeAll()) {
+            expire(d.state, "the servers stopped", true);
+        }
+    }
+
+    void hello(ServerSessionHandler h, Frame f) throws SessionProtocolException {
+        if (f.resume) {
+            takeOverFromAnotherServer(f.id);
+        }
+        helloHere(h, f);
+    }
+
+    /**
+     * A resume of a session that another server sharing the store holds attached (half-open there: the client
+     * failed over before that server noticed): it moves here, and the other server's connection is closed when it
+     * is attached here. Called without this server's lock, so that two servers taking sessions from each other
+     * cannot deadlock.
+     */
+    private void takeOverFromAnotherServer(String id) {
+        synchronized (this) {
+            if (closed || live.containsKey(id)) {
+                return;
+            }
+        }
+        ServerSessions other = store.attachedAt(id);
+        if (other == null || other == this) {
+            return;
+        }
+        SessionState s = other.handOver(id);
+        if (s == null) {
+            return;
+        }
+        synchronized (this) {
+            if (!closed && !live.containsKey(id)) {
+                live.put(id, s);
+                store.attached(id, this);
+                return;
+            }
+        }
+        expire(s, "it moved to a server that closed meanwhile", true);
+    }
+
+    /** Another server takes session {@code id} over: it leaves this server (its connection is closed there). */
+    private synchronized SessionState handOver(String id) {
+        SessionState s = live.remove(id);
+        if (s != null) {
+            store.released(id, this);
+        }
+        return s;
+    }
+
+    private synchronized void helloHere(ServerSessionHandler h, Frame f) throws SessionProtocolException {
         if (closed) {
             h.tellExpired(f.id);
             return;
@@ -162,10 +298,19 @@ public final class ServerSessions implements AutoCloseable {
             }
             DetachedSession kept = store.take(f.id);
             if (kept != null) {
-                expire(kept.state, "a new session took its id");
+                expire(kept.state, "a new session took its id", false);
             }
-            SessionState s = new SessionState(f.id, settings, counters);
+            SessionState s = new SessionState(f.id, settings, counters, journal);
+            if (journal != null) {
+                try {
+                    journal.started(f.id);
+                } catch (IOException e) {
+                    h.journalFailed(s, e);
+                    return;
+                }
+            }
             live.put(f.id, s);
+            store.attached(f.id, this);
             h.attach(s, false, 0);
             return;
         }
@@ -175,6 +320,7 @@ public final class ServerSessions implements AutoCloseable {
             if (d != null) {
                 s = d.state;
                 live.put(f.id, s);
+                store.attached(f.id, this);
             }
         }
         if (s == null) {
@@ -186,7 +332,8 @@ public final class ServerSessions implements AutoCloseable {
         } catch (SessionProtocolException e) {
             // The client claims to have delivered what was never sent: this session cannot be trusted any more.
             live.remove(f.id);
-            expire(s, "the client resumed it inconsistently (" + e.getMessage() + ")");
+            store.released(f.id, this);
+            expire(s, "the client resumed it inconsistently (" + e.getMessage() + ")", true);
             throw e;
         }
     }
@@ -206,7 +353,9 @@ public final class ServerSessions implements AutoCloseable {
                 messages = s.core.messages();
                 bytes = s.core.bytes();
             }
-            live.remove(s.id, s);
+            if (live.remove(s.id, s)) {
+                store.released(s.id, this);
+            }
             closing = closed;
             if (closed) {
                 dropped = List.of(new DetachedSession(s, messages, bytes, ticker.nanoTime()));
@@ -215,8 +364,12 @@ public final class ServerSessions implements AutoCloseable {
             }
         }
         for (DetachedSession d : dropped) {
-            expire(d.state, closing ? "the server closed"
-                    : "the session store dropped it to stay within its budget");
+            if (closing && journal != null) {
+                close(d.state);
+            } else {
+                expire(d.state, closing ? "the server closed"
+                        : "the session store dropped it to stay within its budget", true);
+            }
         }
         try {
             loop.schedule(this::expireDue, timeout, TimeUnit.NANOSECONDS);
@@ -225,7 +378,11 @@ public final class ServerSessions implements AutoCloseable {
         }
     }
 
-    private void expire(SessionState s, String why) {
+    /**
+     * Ends {@code s}: its kept writes fail and the listener hears of it; {@code forget}: the journal forgets it too
+     * (not when a new session with its id replaced it: the journal's record of the id is the new one's).
+     */
+    private void expire(SessionState s, String why, boolean forget) {
         SessionExpiredException cause;
         int lost;
         synchronized (s) {
@@ -236,6 +393,14 @@ public final class ServerSessions implements AutoCloseable {
                     + s.core.messages() + " message(s) the client did not acknowledge may or may not have arrived");
             s.ended = cause;
             lost = s.core.failAll(cause);
+            if (forget && journal != null) {
+                try {
+                    journal.ended(s.id);
+                } catch (IOException e) {
+                    // Left in the journal: a server that reads it back expires it again after detachedTimeout.
+                    cause.addSuppressed(e);
+                }
+            }
         }
         counters.expired.increment();
         listener.onExpired(s.id, lost, cause);
@@ -248,6 +413,7 @@ public final class ServerSessions implements AutoCloseable {
         private SessionStore store;
         private SessionListener listener = SessionListener.NOOP;
         private Ticker ticker = Ticker.system();
+        private SessionJournal journal;
 
         private Builder(SessionFraming framing) {
             this.framing = Objects.requireNonNull(framing, "framing");
@@ -265,6 +431,18 @@ public final class ServerSessions implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Records every session as it changes, so that a server started again on the same journal (after a crash,
+         * a {@code SIGKILL} or a restart) resumes them: see {@link SessionJournal}. The sessions it holds are read
+         * back by {@link #build()}, into the store, with a full {@code detachedTimeout} each. {@link #close()}
+         * leaves them in it. Default: none (sessions die with the process). The journal is not closed by the
+         * servers.
+         */
+        public Builder journal(SessionJournal journal) {
+            this.journal = Objects.requireNonNull(journal, "journal");
+            return this;
+        }
+
         /** Receives the sessions' events. Default: none. */
         public Builder listener(SessionListener listener) {
             this.listener = Objects.requireNonNull(listener, "listener");
@@ -277,7 +455,11 @@ public final class ServerSessions implements AutoCloseable {
             return this;
         }
 
-        /** The server's sessions. */
+        /**
+         * The server's sessions; with a {@linkplain #journal journal}, those it holds are read back.
+         *
+         * @throws UncheckedIOException if the journal cannot be read
+         */
         public ServerSessions build() {
             return new ServerSessions(this);
         }

@@ -14,7 +14,10 @@ import io.netty.channel.ChannelPromise;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 
+import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -55,6 +58,8 @@ abstract class SessionHandler extends ChannelDuplexHandler {
     private ScheduledFuture<?> ackTimer;
     private long ackTimerAt;
     private boolean unwritable;
+    /** A flush came while a delivery's replies were held: flush again once they are written. */
+    private boolean flushHeld;
 
     SessionHandler(FrameCodec codec, Ticker ticker, SessionListener listener, SessionCounters counters) {
         this.codec = codec;
@@ -182,6 +187,9 @@ abstract class SessionHandler extends ChannelDuplexHandler {
             s.core.onAck(f.ack);
             verdict = s.core.onData(f.seq, ticker.nanoTime());
             updateWritability(s.core);
+            if (verdict == SessionCore.Verdict.DELIVER && s.journal != null) {
+                s.delivering = true;
+            }
         }
         if (verdict == SessionCore.Verdict.DUPLICATE) {
             ReferenceCountUtil.release(f.payload);
@@ -189,19 +197,77 @@ abstract class SessionHandler extends ChannelDuplexHandler {
             listener.onDuplicate(s.id, f.seq);
             return;
         }
-        ctx.fireChannelRead(f.payload);
+        if (s.journal == null) {
+            ctx.fireChannelRead(f.payload);
+            return;
+        }
+        try {
+            ctx.fireChannelRead(f.payload);
+        } finally {
+            commitDelivery(s);
+        }
     }
+
+    /**
+     * The application's handler returned from a delivered message: record the delivery with what it wrote
+     * meanwhile, in one step, then write that to the network.
+     */
+    private void commitDelivery(SessionState s) {
+        IOException failed = null;
+        synchronized (s) {
+            s.delivering = false;
+            List<SessionCore.Entry<ChannelPromise>> written = new ArrayList<>(s.held);
+            s.held.clear();
+            if (s.ended != null) {
+                return; // ended meanwhile: its writes failed with the reason
+            }
+            try {
+                s.journal.record(s.id, s.core.peerAcked(), s.core.delivered(), SessionState.messagesOf(written));
+            } catch (IOException e) {
+                failed = e;
+            }
+            if (failed == null && phase == Phase.OPEN && s.attached == this) {
+                for (SessionCore.Entry<ChannelPromise> e : written) {
+                    writeData(s.core, e);
+                }
+            }
+        }
+        if (failed != null) {
+            journalFailed(s, failed);
+        } else if (flushHeld) {
+            flushHeld = false;
+            ctx.flush();
+        }
+    }
+
+    /**
+     * The session's journal failed: it cannot be recorded, so it could not be resumed after a crash. The role ends
+     * it (its writes fail with the reason) and closes the connection.
+     */
+    abstract void journalFailed(SessionState s, IOException cause);
 
     private void ack(Frame f) throws SessionProtocolException {
         if (phase != Phase.OPEN) {
             throw new SessionProtocolException("ACK before the session was open");
         }
         SessionState s = state;
+        IOException failed = null;
         synchronized (s) {
             if (s.attached == this) {
+                long before = s.core.peerAcked();
                 s.core.onAck(f.ack);
                 updateWritability(s.core);
+                if (s.journal != null && s.core.peerAcked() != before) {
+                    try {
+                        s.journal.record(s.id, s.core.peerAcked(), s.core.delivered(), List.of());
+                    } catch (IOException e) {
+                        failed = e;
+                    }
+                }
             }
+        }
+        if (failed != null) {
+            journalFailed(s, failed);
         }
     }
 
@@ -282,6 +348,7 @@ abstract class SessionHandler extends ChannelDuplexHandler {
                     + "the SessionEvent STARTED or RESUMED"));
             return;
         }
+        IOException failed = null;
         synchronized (s) {
             if (s.ended != null) {
                 ReferenceCountUtil.release(msg);
@@ -303,11 +370,39 @@ abstract class SessionHandler extends ChannelDuplexHandler {
             }
             SessionCore.Entry<ChannelPromise> e = s.core.append(msg, size, promise);
             s.notePeak();
-            if (phase == Phase.OPEN && s.attached == this) {
+            updateWritability(s.core);
+            if (s.journal != null) {
+                if (s.delivering) {
+                    s.held.add(e); // a reply: recorded with the delivery, written after it
+                    return;
+                }
+                try {
+                    s.journal.record(s.id, s.core.peerAcked(), s.core.delivered(),
+                            List.of(new SessionJournal.Message(e.seq(), SessionState.bytesOf(msg))));
+                } catch (IOException x) {
+                    failed = x;
+                }
+            }
+            if (failed == null && phase == Phase.OPEN && s.attached == this) {
                 writeData(s.core, e);
             }
-            updateWritability(s.core);
         }
+        if (failed != null) {
+            journalFailed(s, failed);
+        }
+    }
+
+    @Override
+    public void flush(ChannelHandlerContext ctx) {
+        SessionState s = state;
+        if (s != null && s.journal != null) {
+            synchronized (s) {
+                if (s.delivering) {
+                    flushHeld = true; // the replies held until the delivery is recorded are flushed after it
+                }
+            }
+        }
+        ctx.flush();
     }
 
     /** Writes {@code e} on this connection, carrying the acknowledgement of what was delivered. */

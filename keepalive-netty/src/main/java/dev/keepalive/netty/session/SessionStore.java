@@ -8,8 +8,9 @@ import java.util.List;
  * once the server it was on has detached it (that server noticed the connection's end, or closed).
  *
  * <p>Implementations are thread-safe: servers call them from any event loop. The default is
- * {@link InMemorySessionStore}; a store outside the process would serialise what {@link DetachedSession} exposes
- * (not provided: the write futures of its messages stay with the process that wrote them).
+ * {@link InMemorySessionStore}. A store holds live objects of this process; to keep sessions across a crash or a
+ * restart of the process, record them in a {@link SessionJournal} ({@link ServerSessions.Builder#journal}), which a
+ * server started again reads back into its store.
  */
 public interface SessionStore {
     /**
@@ -34,4 +35,23 @@ public interface SessionStore {
 
     /** Their unacknowledged payload bytes. */
     long bytes();
+
+    /**
+     * Session {@code id} is attached to a connection of {@code server} now. Servers sharing a store that tracks
+     * this find a session still attached elsewhere: a client that failed over before the server it left noticed
+     * resumes on the new server, which takes the session over (and the old server's connection is closed). A store
+     * that does not track it (the default) makes such a client wait until the old server detaches the session,
+     * or be told it expired.
+     */
+    default void attached(String id, ServerSessions server) {
+    }
+
+    /** Session {@code id} is no longer attached to a connection of {@code server}. */
+    default void released(String id, ServerSessions server) {
+    }
+
+    /** The server that has session {@code id} attached to one of its connections, or {@code null}. */
+    default ServerSessions attachedAt(String id) {
+        return null;
+    }
 }

@@ -1,5 +1,6 @@
 package dev.keepalive.testkit.session;
 
+import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.netty.session.ClientSession;
 import dev.keepalive.netty.session.InMemorySessionStore;
 import dev.keepalive.netty.session.ServerSessions;
@@ -164,5 +165,45 @@ class SessionFaultsTest {
         assertEquals(numbered("s", 1, 600), c.received);
         assertEquals(1, second.stats().resumed(), "resumed on the second server");
         assertEquals(0, c.session.stats().expired());
+    }
+
+    @Test
+    void failoverWhileTheFirstServerStillHoldsTheSessionTakesItOverFromThere(FirewallProxyFactory proxies) {
+        InMemorySessionStore store = new InMemorySessionStore();
+        ServerSessions first = ServerSessions.builder(SessionFraming.binary()).store(store).build();
+        ServerSessions second = ServerSessions.builder(SessionFraming.binary()).store(store).build();
+        closing.add(first::expireAllStored);
+        closing.add(first);
+        closing.add(second);
+        List<String> atServers = new CopyOnWriteArrayList<>();
+        // The first server notices a dead client only after a minute: long after the client has moved on.
+        KeepaliveSettings slow = KeepaliveSettings.builder().detectWithin(ofSeconds(60)).tcpKeepAlive(false).build();
+        SessionPeers.Server a = SessionPeers.server(group, new InetSocketAddress("127.0.0.1", 0), first, atServers,
+                slow);
+        closing.add(a);
+        SessionPeers.Server b = server(second, atServers);
+        FirewallProxy toA = proxies.start(a.address());
+        SessionPeers.Client c = new SessionPeers.Client(group, List.of(toA.address(), b.address()),
+                ClientSession.builder(SessionFraming.binary()).build());
+        closing.add(c);
+        await().atMost(ofSeconds(5)).until(() -> c.client.state() == ConnectionState.CONNECTED);
+        List<CompletableFuture<Void>> sends = new ArrayList<>();
+        for (int i = 1; i <= 200; i++) {
+            sends.add(c.client.send(buf("c" + i)));
+        }
+        await().atMost(ofSeconds(5)).until(() -> c.received.size() >= 100);
+        toA.injectAll(Fault.blackHole()); // the path to A dies silently, for this flow and every new one
+        for (int i = 201; i <= 400; i++) {
+            sends.add(c.client.send(buf("c" + i)));
+        }
+        CompletableFuture.allOf(sends.toArray(new CompletableFuture[0])).orTimeout(30, TimeUnit.SECONDS).join();
+        await().atMost(ofSeconds(10)).until(() -> c.received.size() >= 400);
+        assertEquals(numbered("c", 1, 400), atServers, "each message once, in order, across both servers");
+        assertEquals(numbered("s", 1, 400), c.received);
+        assertEquals(1, second.stats().resumed(), "resumed on the second server");
+        assertEquals(0, c.session.stats().expired() + first.stats().expired() + second.stats().expired(),
+                "the session did not expire");
+        assertEquals(0, first.attached(), "taken over from the first server, which still held it");
+        assertEquals(1, second.attached());
     }
 }

@@ -18,6 +18,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
@@ -73,15 +74,22 @@ final class SessionPeers {
     /** The server end; {@code received} gets each client message in delivery order. */
     static Server server(EventLoopGroup group, InetSocketAddress bind, ServerSessions sessions,
                          List<String> received) {
+        return server(group, bind, sessions, received, KEEPALIVE);
+    }
+
+    /** As {@link #server(EventLoopGroup, InetSocketAddress, ServerSessions, List)}, watching with {@code keepalive}. */
+    static Server server(EventLoopGroup group, InetSocketAddress bind, ServerSessions sessions,
+                         List<String> received, KeepaliveSettings keepalive) {
         ChannelGroup children = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
         Channel parent = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                .option(ChannelOption.SO_REUSEADDR, true) // a server started again binds its predecessor's port
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
                         children.add(ch);
                         ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(1 << 20, 0, 4, 0, 4),
                                 new LengthFieldPrepender(4),
-                                KeepaliveHandler.builder(KEEPALIVE).probe(KeepaliveProbe.binary()).build(),
+                                KeepaliveHandler.builder(keepalive).probe(KeepaliveProbe.binary()).build(),
                                 sessions.newHandler(), new Answering(received));
                     }
                 }).bind(bind).syncUninterruptibly().channel();
