@@ -21,7 +21,9 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.RejectedExecutionException;
@@ -531,6 +533,35 @@ public final class ProxyFlow implements Flow {
     public void inject(Fault fault) {
         Objects.requireNonNull(fault, "fault");
         runOnLoop(() -> apply(fault));
+    }
+
+    /** Applies {@code fault} to every flow of {@code flows} at once: one task per event loop, all awaited. */
+    public static void injectTogether(List<ProxyFlow> flows, Fault fault) {
+        Map<EventLoop, List<ProxyFlow>> byLoop = new LinkedHashMap<>();
+        for (ProxyFlow f : flows) {
+            byLoop.computeIfAbsent(f.loop, l -> new ArrayList<>()).add(f);
+        }
+        List<Future<?>> pending = new ArrayList<>();
+        for (Map.Entry<EventLoop, List<ProxyFlow>> e : byLoop.entrySet()) {
+            EventLoop loop = e.getKey();
+            List<ProxyFlow> onLoop = e.getValue();
+            Runnable task = () -> onLoop.forEach(f -> f.apply(fault));
+            if (loop.inEventLoop()) {
+                task.run();
+            } else if (!loop.isShuttingDown()) {
+                try {
+                    pending.add(loop.submit(task));
+                } catch (RejectedExecutionException ignored) {
+                    // Shutting down: its flows are closing anyway.
+                }
+            }
+        }
+        for (Future<?> f : pending) {
+            if (!f.awaitUninterruptibly(CONTROL_TIMEOUT.toMillis())) {
+                throw new AwaitTimeoutException("the proxy's event loop did not run the fault " + fault,
+                        CONTROL_TIMEOUT, flows.size() + " flows");
+            }
+        }
     }
 
     @Override
