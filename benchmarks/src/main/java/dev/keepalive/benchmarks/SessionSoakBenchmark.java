@@ -81,15 +81,21 @@ public final class SessionSoakBenchmark {
 
     /** What a soak measured. */
     public record Result(int messages, boolean completed, Duration took, Order atServer, Order atClient,
-                         Map<String, Integer> faults, int resumes, List<Long> resumeNanos, long peakClientBytes,
+                         Map<String, Integer> faults, int resumes, List<Long> resumeNanos,
+                         List<Long> afterRestartNanos, List<Long> restartNanos, long peakClientBytes,
                          long peakServerBytes, long budgetBytes, long sendFailures, double sessionNanosPerMessage,
                          double plainNanosPerMessage) {
-        /** Resume time at quantile {@code q} (0..1), in ms. */
+        /** Resume time after a network fault at quantile {@code q} (0..1), in ms. */
         public double resumeMillis(double q) {
-            if (resumeNanos.isEmpty()) {
+            return quantileMillis(resumeNanos, q);
+        }
+
+        /** Of {@code nanos}, the quantile {@code q} (0..1), in ms; NaN when empty. */
+        public static double quantileMillis(List<Long> nanos, double q) {
+            if (nanos.isEmpty()) {
                 return Double.NaN;
             }
-            List<Long> sorted = new ArrayList<>(resumeNanos);
+            List<Long> sorted = new ArrayList<>(nanos);
             Collections.sort(sorted);
             int at = (int) Math.min(sorted.size() - 1, Math.ceil(q * sorted.size()) - 1);
             return sorted.get(Math.max(0, at)) / 1e6;
@@ -156,7 +162,8 @@ public final class SessionSoakBenchmark {
             }
         }
         return new Result(config.messages, soak.completed(), soak.took(), soak.atServer(), soak.atClient(), faults,
-                soak.resumes(), soak.resumeNanos(), soak.peakClientBytes(), soak.peakServerBytes(),
+                soak.resumes(), soak.resumeNanos(), soak.afterRestartNanos(), soak.restartNanos(),
+                soak.peakClientBytes(), soak.peakServerBytes(),
                 SessionSoakPair.BUDGET_BYTES, soak.sendFailures(), session, plain);
     }
 
@@ -192,8 +199,14 @@ public final class SessionSoakBenchmark {
         System.out.printf(Locale.ROOT, "  client received %,d: lost %d, duplicated %d, out of order %d%n",
                 r.atClient.received(), r.atClient.lost(r.messages), r.atClient.duplicated(), r.atClient.outOfOrder());
         System.out.printf(Locale.ROOT, "  sends failed: %d%n", r.sendFailures);
-        System.out.printf(Locale.ROOT, "  resume (disconnected -> resumed): p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
-                r.resumeMillis(0.5), r.resumeMillis(0.99), r.resumeMillis(1.0));
+        System.out.printf(Locale.ROOT, "  resume after a network fault (disconnected -> resumed): p50 %.1f ms, p99 "
+                + "%.1f ms, max %.1f ms (%d)%n", r.resumeMillis(0.5), r.resumeMillis(0.99), r.resumeMillis(1.0),
+                r.resumeNanos.size());
+        System.out.printf(Locale.ROOT, "  server restarts (SIGKILL -> the new process listening): p50 %.1f ms, max "
+                        + "%.1f ms; resume after one (listening -> resumed): p50 %.1f ms, max %.1f ms (%d)%n",
+                Result.quantileMillis(r.restartNanos, 0.5), Result.quantileMillis(r.restartNanos, 1.0),
+                Result.quantileMillis(r.afterRestartNanos, 0.5), Result.quantileMillis(r.afterRestartNanos, 1.0),
+                r.afterRestartNanos.size());
         System.out.printf(Locale.ROOT, "  peak unacknowledged payload: client %,d B, server %s (budget %,d B "
                 + "each)%n", r.peakClientBytes, r.peakServerBytes == 0 ? "not measured (its own process)"
                 : String.format(Locale.ROOT, "%,d B", r.peakServerBytes), r.budgetBytes);

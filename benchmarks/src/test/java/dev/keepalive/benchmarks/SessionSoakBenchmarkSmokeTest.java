@@ -26,12 +26,19 @@ class SessionSoakBenchmarkSmokeTest {
                 Duration.ofSeconds(90), 0, 7));
         SessionSoakBenchmark.print(r);
         assertTrue(r.completed(), "every answer arrived within the time bound");
-        for (SessionSoakPair.Order end : new SessionSoakPair.Order[] {r.atServer(), r.atClient()}) {
-            assertEquals(0, end.lost(MESSAGES));
-            assertEquals(0, end.duplicated());
-            assertEquals(0, end.outOfOrder());
-            assertEquals(MESSAGES, end.received());
-        }
+        SessionSoakPair.Order client = r.atClient();
+        assertEquals(0, client.lost(MESSAGES));
+        assertEquals(0, client.duplicated(), "the session delivered each answer once");
+        assertEquals(0, client.outOfOrder());
+        assertEquals(MESSAGES, client.received());
+        // The server processes' application: a message whose handling a SIGKILL cut short (before it was recorded
+        // with its answer) is handled again by the next process: at most one per kill.
+        SessionSoakPair.Order server = r.atServer();
+        int kills = r.faults().getOrDefault("SIGKILL_SERVER", 0);
+        assertEquals(0, server.lost(MESSAGES));
+        assertTrue(server.duplicated() <= kills, "handled again " + server.duplicated() + ", kills " + kills);
+        assertEquals(0, server.outOfOrder());
+        assertEquals(MESSAGES + server.duplicated(), server.received());
         assertEquals(0, r.sendFailures());
         int faults = r.faults().values().stream().mapToInt(Integer::intValue).sum();
         assertTrue(faults >= 2 && r.resumes() >= 1, "faults " + r.faults() + ", resumes " + r.resumes());

@@ -119,7 +119,8 @@ public final class SessionSoakPair implements AutoCloseable {
 
     /** What a soak run saw. */
     public record Run(boolean completed, Duration took, Order atServer, Order atClient, int resumes,
-                      List<Long> resumeNanos, long peakClientBytes, long peakServerBytes, long sendFailures) {
+                      List<Long> resumeNanos, List<Long> afterRestartNanos, List<Long> restartNanos,
+                      long peakClientBytes, long peakServerBytes, long sendFailures) {
     }
 
     private final EventLoopGroup serverGroup = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
@@ -130,6 +131,11 @@ public final class SessionSoakPair implements AutoCloseable {
     private final Semaphore window = new Semaphore(WINDOW);
     private final AtomicLong sendFailures = new AtomicLong();
     private final List<Long> resumeNanos = new ArrayList<>();
+    /** Resumes after a server restart, from the new server listening; guarded by {@link #resumeNanos}. */
+    private final List<Long> afterRestartNanos = new ArrayList<>();
+    /** How long each server restart took, from the kill to the new process listening. */
+    private final List<Long> restartNanos = new ArrayList<>();
+    private volatile long serverUpAt;
     private final long started = System.nanoTime();
     private volatile long disconnectedAt;
     private ServerSessions sessions;
@@ -182,8 +188,15 @@ public final class SessionSoakPair implements AutoCloseable {
                         public void onResumed(String id, SocketAddress remote, int resentMessages, long resentBytes) {
                             long at = disconnectedAt;
                             if (at != 0) {
+                                long now = System.nanoTime();
+                                long up = serverUpAt;
                                 synchronized (resumeNanos) {
-                                    resumeNanos.add(System.nanoTime() - at);
+                                    if (up != 0 && up - at > 0) {
+                                        // The server was killed meanwhile: from its successor listening.
+                                        afterRestartNanos.add(now - up);
+                                    } else {
+                                        resumeNanos.add(now - at);
+                                    }
                                 }
                                 disconnectedAt = 0;
                             }
@@ -265,9 +278,12 @@ public final class SessionSoakPair implements AutoCloseable {
     /** Kills the server process with {@code SIGKILL} and starts it again on its journal and port. */
     public void restartServer() throws InterruptedException {
         notePeakOfServer();
+        long killedAt = System.nanoTime();
         serverJvm.kill();
         serverRestarts++;
         startServerProcess();
+        serverUpAt = System.nanoTime();
+        restartNanos.add(serverUpAt - killedAt);
     }
 
     /** Asks the server process for its buffer peak (the most unacknowledged payload its sessions held). */
@@ -336,12 +352,14 @@ public final class SessionSoakPair implements AutoCloseable {
             }
         }
         List<Long> resumes;
+        List<Long> afterRestart;
         synchronized (resumeNanos) {
             resumes = new ArrayList<>(resumeNanos);
+            afterRestart = new ArrayList<>(afterRestartNanos);
         }
         return new Run(done(n), Duration.ofNanos(System.nanoTime() - started), atServer, atClient,
-                session == null ? 0 : (int) session.stats().resumed(), resumes,
-                session == null ? 0 : session.stats().peakUnackedBytes(),
+                session == null ? 0 : (int) session.stats().resumed(), resumes, afterRestart,
+                new ArrayList<>(restartNanos), session == null ? 0 : session.stats().peakUnackedBytes(),
                 sessions == null ? serverPeakBytes : sessions.stats().peakUnackedBytes(), sendFailures.get());
     }
 
