@@ -100,16 +100,31 @@ public final class FileSessionJournal implements SessionJournal {
     @Override
     public synchronized void started(String id) throws IOException {
         checkOpen();
-        byte[] name = id.getBytes(StandardCharsets.UTF_8);
-        ByteBuffer body = ByteBuffer.allocate(1 + 2 + name.length);
-        body.put(STARTED).putShort((short) name.length).put(name);
-        append(body);
+        append(idOnly(STARTED, id));
     }
 
     @Override
     public synchronized void record(String id, long peerAcked, long delivered, List<Message> written)
             throws IOException {
         checkOpen();
+        append(recordBody(id, peerAcked, delivered, written, written.size()));
+    }
+
+    @Override
+    public synchronized void ended(String id) throws IOException {
+        checkOpen();
+        append(idOnly(ENDED, id));
+    }
+
+    /** The body of a record that carries only its type and a session id. */
+    private static ByteBuffer idOnly(byte type, String id) {
+        byte[] name = id.getBytes(StandardCharsets.UTF_8);
+        return ByteBuffer.allocate(1 + 2 + name.length).put(type).putShort((short) name.length).put(name);
+    }
+
+    /** The body of a RECORD. */
+    private static ByteBuffer recordBody(String id, long peerAcked, long delivered, Iterable<Message> written,
+                                         int count) throws IOException {
         byte[] name = id.getBytes(StandardCharsets.UTF_8);
         long length = 1 + 2 + name.length + 8 + 8 + 4;
         for (Message m : written) {
@@ -120,21 +135,11 @@ public final class FileSessionJournal implements SessionJournal {
                     + MAX_RECORD + ")");
         }
         ByteBuffer body = ByteBuffer.allocate((int) length);
-        body.put(RECORD).putShort((short) name.length).put(name).putLong(peerAcked).putLong(delivered)
-                .putInt(written.size());
+        body.put(RECORD).putShort((short) name.length).put(name).putLong(peerAcked).putLong(delivered).putInt(count);
         for (Message m : written) {
             body.putLong(m.seq()).putInt(m.payload().length).put(m.payload());
         }
-        append(body);
-    }
-
-    @Override
-    public synchronized void ended(String id) throws IOException {
-        checkOpen();
-        byte[] name = id.getBytes(StandardCharsets.UTF_8);
-        ByteBuffer body = ByteBuffer.allocate(1 + 2 + name.length);
-        body.put(ENDED).putShort((short) name.length).put(name);
-        append(body);
+        return body;
     }
 
     @Override
@@ -152,19 +157,10 @@ public final class FileSessionJournal implements SessionJournal {
     }
 
     private void append(ByteBuffer body) throws IOException {
-        body.flip();
-        CRC32C crc = new CRC32C();
-        crc.update(body.duplicate());
-        ByteBuffer record = ByteBuffer.allocate(HEADER + body.remaining());
-        record.putInt(body.remaining()).putInt((int) crc.getValue()).put(body).flip();
-        int n = record.remaining();
-        while (record.hasRemaining()) {
-            channel.write(record);
-        }
+        appendRaw(body);
         if (forceToDisk) {
             channel.force(false);
         }
-        size += n;
         if (size > compactAbove) {
             compact();
         }
@@ -181,23 +177,10 @@ public final class FileSessionJournal implements SessionJournal {
             channel = out;
             size = 0;
             for (Replay r : sessions.values()) {
-                byte[] name = r.id.getBytes(StandardCharsets.UTF_8);
-                ByteBuffer started = ByteBuffer.allocate(1 + 2 + name.length);
-                started.put(STARTED).putShort((short) name.length).put(name);
-                appendRaw(started);
+                appendRaw(idOnly(STARTED, r.id));
                 // The kept messages with their numbers: nextSeq follows from the last one, or from peerAcked when
                 // none is kept (every message written was acknowledged).
-                long length = 1 + 2 + name.length + 8 + 8 + 4;
-                for (Message m : r.kept) {
-                    length += 8 + 4 + m.payload().length;
-                }
-                ByteBuffer body = ByteBuffer.allocate((int) length);
-                body.put(RECORD).putShort((short) name.length).put(name).putLong(r.peerAcked).putLong(r.delivered)
-                        .putInt(r.kept.size());
-                for (Message m : r.kept) {
-                    body.putLong(m.seq()).putInt(m.payload().length).put(m.payload());
-                }
-                appendRaw(body);
+                appendRaw(recordBody(r.id, r.peerAcked, r.delivered, r.kept, r.kept.size()));
             }
             out.force(true);
         } finally {
