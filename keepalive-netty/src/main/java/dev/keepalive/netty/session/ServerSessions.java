@@ -2,13 +2,13 @@ package dev.keepalive.netty.session;
 
 import dev.keepalive.Ticker;
 import dev.keepalive.netty.session.internal.Frame;
+import dev.keepalive.session.SessionClosedException;
 import dev.keepalive.session.SessionExpiredException;
 import dev.keepalive.session.SessionListener;
 import dev.keepalive.session.SessionProtocolException;
 import dev.keepalive.session.SessionSettings;
 import dev.keepalive.session.SessionStats;
 import io.netty.channel.ChannelHandler;
-import dev.keepalive.session.SessionClosedException;
 import io.netty.util.concurrent.EventExecutor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -123,12 +123,26 @@ public final class ServerSessions implements AutoCloseable {
         }
     }
 
+    /** Puts {@code s} among this server's attached sessions, and tells the store. Call holding this. */
+    private void attachLive(SessionState s) {
+        live.put(s.id, s);
+        store.attached(s.id, this);
+    }
+
+    /** Takes session {@code id} (when {@code s} is not null, only if it is {@code s}) from this server's attached
+     *  sessions, and tells the store. Call holding this. @return the session taken, or null */
+    private SessionState detachLive(String id, SessionState s) {
+        SessionState taken = s == null ? live.remove(id) : live.remove(id, s) ? s : null;
+        if (taken != null) {
+            store.released(id, this);
+        }
+        return taken;
+    }
+
     /** The journal could not record {@code s}: it ends here, and its writes fail with the cause. */
     void journalFailed(SessionState s, IOException cause) {
         synchronized (this) {
-            if (live.remove(s.id, s)) {
-                store.released(s.id, this);
-            }
+            detachLive(s.id, s);
         }
         expire(s, "its journal failed (" + cause.getMessage() + ")", true);
     }
@@ -266,8 +280,7 @@ public final class ServerSessions implements AutoCloseable {
         }
         synchronized (this) {
             if (!closed && !live.containsKey(id)) {
-                live.put(id, s);
-                store.attached(id, this);
+                attachLive(s);
                 return;
             }
         }
@@ -276,11 +289,7 @@ public final class ServerSessions implements AutoCloseable {
 
     /** Another server takes session {@code id} over: it leaves this server (its connection is closed there). */
     private synchronized SessionState handOver(String id) {
-        SessionState s = live.remove(id);
-        if (s != null) {
-            store.released(id, this);
-        }
-        return s;
+        return detachLive(id, null);
     }
 
     private synchronized void helloHere(ServerSessionHandler h, Frame f) throws SessionProtocolException {
@@ -309,8 +318,7 @@ public final class ServerSessions implements AutoCloseable {
                     return;
                 }
             }
-            live.put(f.id, s);
-            store.attached(f.id, this);
+            attachLive(s);
             h.attach(s, false, 0);
             return;
         }
@@ -319,8 +327,7 @@ public final class ServerSessions implements AutoCloseable {
             DetachedSession d = store.take(f.id);
             if (d != null) {
                 s = d.state;
-                live.put(f.id, s);
-                store.attached(f.id, this);
+                attachLive(s);
             }
         }
         if (s == null) {
@@ -331,8 +338,7 @@ public final class ServerSessions implements AutoCloseable {
             h.attach(s, true, f.ack);
         } catch (SessionProtocolException e) {
             // The client claims to have delivered what was never sent: this session cannot be trusted any more.
-            live.remove(f.id);
-            store.released(f.id, this);
+            detachLive(f.id, null);
             expire(s, "the client resumed it inconsistently (" + e.getMessage() + ")", true);
             throw e;
         }
@@ -353,9 +359,7 @@ public final class ServerSessions implements AutoCloseable {
                 messages = s.core.messages();
                 bytes = s.core.bytes();
             }
-            if (live.remove(s.id, s)) {
-                store.released(s.id, this);
-            }
+            detachLive(s.id, s);
             closing = closed;
             if (closed) {
                 dropped = List.of(new DetachedSession(s, messages, bytes, ticker.nanoTime()));
