@@ -611,8 +611,7 @@ public final class LivenessMonitor {
         if (!isWatching() || !hasDeadline || now - deadline < 0) {
             return Action.NONE;
         }
-        // Late from the tick the transport's timer was due at: the rounding up to the tick is not the loop's delay.
-        long lateness = Math.max(0, now - MonitorConfig.roundUpToTick(deadline, config.timerTickNanos()));
+        long lateness = now - deadline;
         if (!rechecking) {
             lastLatenessNanos = lateness;
             loopHealth.recordLateness(now, lateness);
