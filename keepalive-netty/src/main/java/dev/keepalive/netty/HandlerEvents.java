@@ -13,18 +13,24 @@ import org.slf4j.Logger;
 import java.time.Duration;
 
 /**
- * What a {@link KeepaliveHandler} hands to others, in one object per connection instead of three: its timer task,
+ * What a {@link KeepaliveHandler} hands to others, in one object per connection instead of three: its timer entry
+ * (linked into the event loop's {@link LoopTimer}, or a task of its own),
  * its close listener and the sink its probe reports frames to (a ping or pong of the peer, a peer that says we ping
  * too often, a malformed frame). Their methods would be public API on the handler itself. Runs on the channel's
  * event loop.
  */
-final class HandlerEvents implements Runnable, ChannelFutureListener, KeepaliveProbe.Sink {
+final class HandlerEvents extends LoopTimer.Entry implements Runnable, ChannelFutureListener, KeepaliveProbe.Sink {
     /** The handler's logger: its messages read as the handler's. */
     private static final Logger log = KeepaliveHandler.log;
     private final KeepaliveHandler h;
 
     HandlerEvents(KeepaliveHandler handler) {
         this.h = handler;
+    }
+
+    @Override
+    void fire() {
+        h.onTimer();
     }
 
     @Override

@@ -25,6 +25,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.ServerChannel;
+import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -53,8 +54,9 @@ import java.util.function.DoubleSupplier;
  * bytes of a message still being decoded, so a peer that trickles a large message through a slow link is not
  * declared dead while its pong waits behind that message. When both ends run the handler, one of them pings: a
  * peer's ping defers ours by a full interval. Every handler built with equal settings shares their derived values
- * ({@link MonitorConfig}); timers round up to a tick of {@code pingInterval / 200} (1 to 5 ms), so the timers of
- * many idle connections on one event loop share its wake-ups.
+ * ({@link MonitorConfig}); timers round up to a tick of {@code pingInterval / 200} (1 to 5 ms), and the handlers of
+ * an event loop share one timer: a handler's timer is a link in a list per fire time, moved without allocation, and
+ * the loop wakes once per fire time for all its connections, not once per connection.
  *
  * <h2>Pipeline</h2>
  * Place it after the handlers that turn bytes into messages and back, so that probes travel as messages of the
@@ -199,7 +201,11 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private boolean readsPaused;
     private boolean probeErrorLogged;
     boolean tooManyPingsLogged;
+    /** The connection's own Netty task, only where the loop's shared {@link LoopTimer} cannot serve. */
     private ScheduledFuture<?> timer;
+    /** The event loop's timer, linking {@link #hooks}; resolved at the first arm. */
+    private LoopTimer loopTimer;
+    private boolean timerResolved;
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
     /** Read back when applied; the same instance for every connection on which the same options are in force. */
@@ -462,10 +468,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         monitor.onClosed();
         lastStats = monitor.stats();
-        if (timer != null) {
-            timer.cancel(false);
-            timer = null;
-        }
+        cancelTimer();
     }
 
     // ---- inbound ---------------------------------------------------------------------------------------------
@@ -605,33 +608,60 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * wake-up that finds nothing to do.
      */
     private void moveTimer() {
-        ScheduledFuture<?> t = timer;
-        if (t != null && (!monitor.hasDeadline() || timerDeadline != monitor.deadline())) {
-            timer = null;
-            t.cancel(false);
+        if (timerArmed() && (!monitor.hasDeadline() || timerDeadline != monitor.deadline())) {
+            cancelTimer();
         }
         arm();
     }
 
     void arm() {
         if (destroyed || !monitor.hasDeadline()) {
-            if (timer != null) {
-                timer.cancel(false);
-                timer = null;
-            }
+            cancelTimer();
             return;
         }
         long deadline = monitor.deadline();
-        if (timer != null) {
+        if (timerArmed()) {
             if (timerDeadline - deadline <= 0) {
                 return; // fires no later than needed; an early call is a harmless check
             }
-            timer.cancel(false);
+            cancelTimer();
         }
         timerDeadline = deadline;
         long now = config.ticker().nanoTime();
-        long delay = Math.max(0, fireAt(deadline, now, config.timerTickNanos()) - now);
-        timer = ctx.executor().schedule(hooks, delay, TimeUnit.NANOSECONDS);
+        long at = fireAt(deadline, now, config.timerTickNanos());
+        LoopTimer shared = loopTimer();
+        if (shared != null) {
+            shared.arm(hooks, at, now);
+        } else {
+            timer = ctx.executor().schedule(hooks, Math.max(0, at - now), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * The event loop's shared timer, or {@code null} for a task of the connection's own: with a ticker other than
+     * the system's (fake time), or where the loop is not the thread's own (embedded channels).
+     */
+    private LoopTimer loopTimer() {
+        if (!timerResolved) {
+            timerResolved = true;
+            if (config.timerTickNanos() > 0 && !(ctx.channel() instanceof EmbeddedChannel)) {
+                loopTimer = LoopTimer.of(ctx.executor());
+            }
+        }
+        return loopTimer;
+    }
+
+    private boolean timerArmed() {
+        return loopTimer != null ? hooks.isArmed() : timer != null;
+    }
+
+    private void cancelTimer() {
+        if (loopTimer != null) {
+            loopTimer.cancel(hooks);
+        } else if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
     }
 
     /**
