@@ -71,6 +71,10 @@ final class TorturePipelines {
         volatile String key = "-";
         volatile long activeAt;
         volatile long firstInboundAt;
+        /** The last frame from the peer, probes included: the harness's own measure of the peer's silence. */
+        volatile long lastInboundAt;
+        /** When this end declared the peer dead (or saw its end): see {@link #verdict}. */
+        volatile long verdictAt;
         volatile long endedAt;
         volatile String verdict;
         private boolean echoed;
@@ -95,6 +99,7 @@ final class TorturePipelines {
         /** This end declared the peer dead (or saw an error): the first call counts. */
         void verdict(String reason) {
             if (verdict == null) {
+                verdictAt = System.nanoTime();
                 verdict = reason;
             }
         }
@@ -126,9 +131,11 @@ final class TorturePipelines {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+            long now = System.nanoTime();
             if (firstInboundAt == 0) {
-                firstInboundAt = System.nanoTime();
+                firstInboundAt = now;
             }
+            lastInboundAt = now;
             super.channelRead(ctx, msg);
         }
 
@@ -142,9 +149,13 @@ final class TorturePipelines {
             super.channelInactive(ctx);
         }
 
-        /** {@code key,dying,reason,activeAt,endedAt} for the report. */
+        /**
+         * {@code key,dying,reason,activeAt,endedAt,silence} for the report: {@code silence} is how long before the
+         * verdict the last frame from the peer came (since becoming active when none came).
+         */
         String entry() {
-            return key + "," + (dying ? 1 : 0) + "," + verdict + "," + activeAt + "," + endedAt;
+            long silence = verdictAt - (lastInboundAt != 0 ? lastInboundAt : activeAt);
+            return key + "," + (dying ? 1 : 0) + "," + verdict + "," + activeAt + "," + endedAt + "," + silence;
         }
     }
 
