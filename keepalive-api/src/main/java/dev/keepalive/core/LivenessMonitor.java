@@ -611,7 +611,8 @@ public final class LivenessMonitor {
         if (!isWatching() || !hasDeadline || now - deadline < 0) {
             return Action.NONE;
         }
-        long lateness = now - deadline;
+        // Late from the tick the transport's timer was due at: the rounding up to the tick is not the loop's delay.
+        long lateness = Math.max(0, now - MonitorConfig.roundUpToTick(deadline, config.timerTickNanos()));
         if (!rechecking) {
             lastLatenessNanos = lateness;
             loopHealth.recordLateness(now, lateness);

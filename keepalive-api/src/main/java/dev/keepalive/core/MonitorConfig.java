@@ -54,6 +54,12 @@ public final class MonitorConfig {
 
     private MonitorConfig(KeepaliveSettings settings, Ticker ticker, boolean activeProbing, DoubleSupplier random,
                           boolean spreadFirstPings, DoubleSupplier phases) {
+        this(settings, ticker, activeProbing, random, spreadFirstPings, phases, -1);
+    }
+
+    /** {@code tick}: the timer tick, or -1 for the one the ticker and interval call for. */
+    private MonitorConfig(KeepaliveSettings settings, Ticker ticker, boolean activeProbing, DoubleSupplier random,
+                          boolean spreadFirstPings, DoubleSupplier phases, long tick) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.ticker = Objects.requireNonNull(ticker, "ticker");
         this.random = Objects.requireNonNull(random, "random");
@@ -75,8 +81,33 @@ public final class MonitorConfig {
         this.stallThresholdNanos = settings.localStallThreshold().toNanos();
         this.minPeerPingNanos = settings.minPeerPingInterval().toNanos();
         this.peerPingStrikesAllowed = settings.peerPingStrikes();
-        this.timerTickNanos = ticker != Ticker.system() ? 0
+        this.timerTickNanos = tick >= 0 ? tick : ticker != Ticker.system() ? 0
                 : Math.max(MIN_TICK_NANOS, Math.min(MAX_TICK_NANOS, intervalNanos / 200));
+    }
+
+    /**
+     * The same, with timers rounded up to {@code tickNanos} whatever the ticker (0: exact deadlines): for tests of
+     * a transport that rounds.
+     *
+     * @throws IllegalArgumentException if {@code tickNanos} is negative
+     */
+    public MonitorConfig withTimerTick(long tickNanos) {
+        if (tickNanos < 0) {
+            throw new IllegalArgumentException("tickNanos must be >= 0, but was " + tickNanos);
+        }
+        return new MonitorConfig(settings, ticker, activeProbing, random, spreadFirstPings, phases, tickNanos);
+    }
+
+    /**
+     * When a timer for {@code deadline} runs: the deadline rounded up to the next multiple of {@code tick} (as it
+     * is with a tick of 0, or on a tick).
+     */
+    public static long roundUpToTick(long deadline, long tick) {
+        if (tick <= 0) {
+            return deadline;
+        }
+        long past = Math.floorMod(deadline, tick);
+        return past == 0 ? deadline : deadline + (tick - past);
     }
 
     /**
@@ -132,8 +163,9 @@ public final class MonitorConfig {
      * one tick run in one wake-up of the event loop instead of one each (evenly spread pings would otherwise wake
      * the loop once per connection): {@code pingInterval / 200}, between 1 ms and 5 ms, well below the lateness
      * {@link LoopHealth} counts as a stall, and fine enough that pings stay spread over any 10 ms. Timers run at
-     * most this much later than their deadline, never earlier.
-     * 0 with a ticker other than {@link Ticker#system()} (tests keep exact deadlines).
+     * most this much later than their deadline, never earlier; the monitor measures a timer's lateness (what
+     * {@link LoopHealth} may count as a stall) from the tick it was due at, not from its deadline.
+     * 0 with a ticker other than {@link Ticker#system()} (tests keep exact deadlines; see {@link #withTimerTick}).
      */
     public long timerTickNanos() {
         return timerTickNanos;

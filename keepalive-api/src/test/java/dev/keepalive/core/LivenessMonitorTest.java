@@ -652,6 +652,31 @@ class LivenessMonitorTest {
     }
 
     @Test
+    void aTimerLateOnlyByItsTickRoundingAndOrdinaryJitterIsNoStall() {
+        long tick = 5_000_000L;
+        KeepaliveSettings s = base().build();
+        LoopHealth health = new LoopHealth();
+        LivenessMonitor m = new LivenessMonitor(MonitorConfig.of(s, ticker, true, () -> 0.0).withTimerTick(tick));
+        m.useLoopHealth(health);
+        m.onActive();
+        // The read such that the ping is due 1 ms past a tick, and the transport's timer for it at the next tick,
+        // 4 ms later.
+        ticker.set(MonitorConfig.roundUpToTick(ticker.nanoTime() + I, tick) + 1_000_000L - I);
+        read(m);
+        long deadline = m.deadline();
+        long due = MonitorConfig.roundUpToTick(deadline, tick);
+        assertEquals(4_000_000L, due - deadline);
+        // The timer runs 7 ms after the tick it was due at: 11 ms after the deadline, but only 7 ms late.
+        ticker.set(due + 7_000_000L);
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        assertEquals(0, health.stalledNanos(), "7 ms late is ordinary jitter, and the rounding is not the loop's");
+        // The other edge: 10 ms after the tick is a stall of 10 ms (the rounding still not counted).
+        ticker.set(MonitorConfig.roundUpToTick(m.deadline(), tick) + LoopHealth.LAG_THRESHOLD_NANOS);
+        m.onTimer(ticker.nanoTime());
+        assertEquals(LoopHealth.LAG_THRESHOLD_NANOS, health.stalledNanos());
+    }
+
+    @Test
     void aLaggingLoopDelaysAVerdictByAtMostTheBoundAgain() {
         KeepaliveSettings s = base().build();
         LoopHealth health = new LoopHealth();

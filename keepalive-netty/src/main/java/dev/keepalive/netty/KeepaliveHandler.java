@@ -670,11 +670,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * due (a re-check after one more I/O pass) at once. Never before the deadline.
      */
     static long fireAt(long deadline, long now, long tick) {
-        if (tick <= 0 || deadline - now <= 0) {
-            return deadline;
-        }
-        long past = Math.floorMod(deadline, tick);
-        return past == 0 ? deadline : deadline + (tick - past);
+        return deadline - now <= 0 ? deadline : MonitorConfig.roundUpToTick(deadline, tick);
     }
 
     /**
