@@ -56,13 +56,13 @@ import java.util.stream.Collectors;
  * A <em>false verdict</em> is a live connection (not through the proxy) that either end closed on its own keepalive
  * decision: a {@code PeerDeadException} reason other than a close or reset by the peer, or the baseline's reader
  * idle. Each end's verdicts are counted by reason; a connection convicted by both ends counts once in the total.
- * Connections that ended otherwise (an I/O error, a failed connect) are listed apart. In (c) the servers' verdicts
- * are listed apart too, as excused: a client whose loop stands still for 3 intervals sends nothing for the whole
- * bound, so its server may rightly declare it dead. In (e) a client's verdict on its server is excused when the
- * harness saw no frame from the server for the whole bound before it (its own clock, in a handler after the
- * framing, not the verdict's report): a server that stalls for 2 intervals is silent for its stall, the idle time
- * before it (up to an interval) and its backlog after, and no keepalive can tell that from a hung one. A verdict
- * after less silence is false. A <em>real death</em> is found
+ * Connections that ended otherwise (an I/O error, a failed connect) are listed apart. A verdict on the peer that
+ * the scenario stalls (the servers' on their clients in (c), the clients' on their server in (e)) is listed apart
+ * too, as excused, when the harness saw no frame from that peer for the whole bound before it (its own clock, in a
+ * handler after the framing, not the verdict's report): a client whose loop stands still for 3 intervals, or a
+ * server that stalls for 2 after up to an interval of idle time and then works off its backlog, is silent that
+ * long, and no keepalive can tell it from a hung one. Such a verdict after less silence is false. A <em>real
+ * death</em> is found
  * when the client declares its proxied connection dead; its detection time runs from the black hole (in (b): from
  * the connection becoming active) to the verdict, against the documented bound: {@code idleDetectionBound} (in (b):
  * the library's {@code firstResponseTimeout}; the baseline's reader idle in every scenario). The first-response
@@ -222,9 +222,8 @@ public final class FalseVerdictTortureBenchmark {
      * @param falseEarly        of those, in (c), (d) and (e), convicted before the perturbation began (while
      *                          connecting or settling; in (a) and (b) the perturbation is there from the start)
      * @param otherEnds         live connections that ended without a keepalive verdict, by end and reason
-     * @param excused           in (c), the servers' verdicts on clients whose loop stood still for up to the bound;
-     *                          in (e), the clients' verdicts on servers silent for the whole bound by the harness's
-     *                          clock: those peers were silent that long, so these verdicts are not false
+     * @param excused           the verdicts on the stalled peer (the servers' in (c), the clients' in (e)) after it
+     *                          was silent for the whole bound by the harness's clock: not false
      * @param detectionNanos    per real death found: time from its death to the client's verdict, ascending
      * @param deathReasons      how the dying connections ended on the client, by reason (missing: not ended)
      */

@@ -271,13 +271,11 @@ final class TortureRun {
                                 detections.add(endedAt - (blackHoleAt < 0 ? activeAt : blackHoleAt));
                             }
                         }
-                    } else if (verdict && !client && scenario == Scenario.CLIENT_STALLS) {
-                        excused.merge(what, 1L, Long::sum);
-                    } else if (verdict && client && scenario == Scenario.SERVER_STALLS
-                            && Long.parseLong(e[5]) >= bound.toNanos()) {
-                        // The server sent nothing for the whole bound (its stall, the idle time before it and its
-                        // backlog after): by the harness's own clock, not the verdict's word, it was silent that long.
-                        excused.merge(what + " (server silent >= bound)", 1L, Long::sum);
+                    } else if (verdict && stalledPeer(scenario, client) && Long.parseLong(e[5]) >= bound.toNanos()) {
+                        // The stalled peer sent nothing for the whole bound (its stall, the idle time before it and
+                        // its backlog after): by the harness's own clock, not the verdict's word, it was that silent.
+                        excused.merge(what + " (" + (client ? "server" : "client") + " silent >= bound)", 1L,
+                                Long::sum);
                     } else if (verdict) {
                         falseVerdicts.merge(what, 1L, Long::sum);
                         convicted.add(key);
@@ -297,6 +295,11 @@ final class TortureRun {
         return new Run(scenario, mode, live, dying, bound, connectNanos, echoed, firstResponse, silent,
                 acceptWait, falseVerdicts, convicted.size(), convictedEarly.size(), otherEnds, excused, detectionNanos,
                 deathReasons);
+    }
+
+    /** Whether this end's peer is the one the scenario stalls: the clients in (c), the server in (e). */
+    private static boolean stalledPeer(Scenario scenario, boolean client) {
+        return client ? scenario == Scenario.SERVER_STALLS : scenario == Scenario.CLIENT_STALLS;
     }
 
     private static int share(int n, int processes, int k) {
