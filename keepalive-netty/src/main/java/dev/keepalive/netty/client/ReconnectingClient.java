@@ -30,6 +30,9 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.EventLoop;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -118,6 +121,9 @@ public final class ReconnectingClient implements AutoCloseable {
     private static final String TRACKER = "keepalive-client";
     private static final String TAIL = "keepalive-client-tail";
     private static final String FIRST_READ = "keepalive-client-first-read";
+    private static final String CLOSING = "keepalive-client-closing";
+    /** How long {@link #close()} waits for the peer to close its side after ours, before closing anyway. */
+    static final Duration CLOSE_GRACE = Duration.ofSeconds(1);
 
     /** Sets up a connection's pipeline; it must add the given {@link KeepaliveHandler} after its codecs. */
     @FunctionalInterface
@@ -258,7 +264,10 @@ public final class ReconnectingClient implements AutoCloseable {
 
     /**
      * Closes the client: fails what it holds with {@link ClientClosedException}, emits {@code CLOSED} (the last
-     * event), and returns once every channel it opened is closed.
+     * event), and returns once every channel it opened is closed. An open connection is closed in order, the way
+     * the peer expects a client to leave: the client's side first, then whatever the peer still sends is dropped
+     * until it closes its own side, for at most one second. So the peer sees an orderly close
+     * ({@link DeadPeerReason#CLOSED_BY_PEER} on its end), not a reset, even while it was sending.
      */
     @Override
     public void close() {
@@ -344,10 +353,64 @@ public final class ReconnectingClient implements AutoCloseable {
         }
         sends.failAll(failure);
         for (Channel ch : new ArrayList<>(opened)) {
-            ch.close();
+            closeOrderly(ch);
         }
         lastStats = snapshot();
         maybeClosed();
+    }
+
+    /**
+     * Closes {@code ch} the way a well-behaved client leaves: our FIN first, then what the peer still sends is read
+     * and dropped until its own FIN (or {@link #CLOSE_GRACE}), then the socket closes. Closing at once while the
+     * peer's bytes sit unread makes the kernel answer with a reset, and the peer counts a dead client
+     * ({@link DeadPeerReason#RESET_BY_PEER}) where an orderly close happened.
+     */
+    private static void closeOrderly(Channel ch) {
+        if (!(ch instanceof DuplexChannel) || !ch.isActive() || ((DuplexChannel) ch).isOutputShutdown()) {
+            ch.close();
+            return;
+        }
+        ChannelPipeline p = ch.pipeline();
+        KeepaliveHandler keepalive = p.get(KeepaliveHandler.class);
+        if (keepalive != null) {
+            p.remove(keepalive); // the client is leaving: no ping, no verdict while the peer finishes
+        }
+        p.addFirst(CLOSING, new DropUntilPeerCloses());
+        ch.config().setAutoRead(true);
+        ScheduledFuture<?> giveUp = ch.eventLoop().schedule(() -> {
+            ch.close();
+        }, CLOSE_GRACE.toNanos(), TimeUnit.NANOSECONDS);
+        ch.closeFuture().addListener(f -> giveUp.cancel(false));
+        ((DuplexChannel) ch).shutdownOutput().addListener(f -> {
+            if (!f.isSuccess()) {
+                ch.close();
+            }
+        });
+    }
+
+    /** First in a leaving connection's pipeline: drops what the peer still sends, and closes on its FIN. */
+    private static final class DropUntilPeerCloses extends io.netty.channel.ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            ReferenceCountUtil.release(evt);
+            if (evt instanceof ChannelInputShutdownEvent) {
+                ctx.close(); // the peer's FIN, with ALLOW_HALF_CLOSURE set
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
     }
 
     private void maybeClosed() {

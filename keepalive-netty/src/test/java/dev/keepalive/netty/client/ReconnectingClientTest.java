@@ -14,7 +14,14 @@ import dev.keepalive.reconnect.WriteBufferFullException;
 import dev.keepalive.reconnect.WriteExpiredException;
 import dev.keepalive.testsupport.LineServer;
 import dev.keepalive.testsupport.Transport;
+import dev.keepalive.KeepaliveListener;
+import dev.keepalive.PeerDeadException;
+import dev.keepalive.netty.KeepaliveHandler;
 import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoopGroup;
@@ -36,6 +43,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToLongFunction;
 import java.util.stream.Collectors;
@@ -303,6 +311,104 @@ class ReconnectingClientTest {
         assertEquals(1, count(ConnectionEvent.Type.CLOSED));
         assertInstanceOf(ClientClosedException.class, failure(client.send("x\n")));
         await().atMost(ofSeconds(5)).until(() -> server.connections() == 0);
+    }
+
+    /**
+     * A client that leaves with the server's bytes unread: closing the socket then makes the kernel send a reset, and
+     * the server counts a dead client. The orderly close sends our FIN first and drops what is left until the server's
+     * FIN. Here the application had paused reading (backpressure) when the server's message came, and the server
+     * writes again before it reads the client's close (a chat server's broadcast): that write meets the reset.
+     */
+    @Test
+    void closeWithThePeersBytesUnreadIsAnOrderlyCloseOnThePeersSide() throws Exception {
+        List<DeadPeerReason> serverSaw = new CopyOnWriteArrayList<>();
+        List<Channel> serverSide = new CopyOnWriteArrayList<>();
+        List<KeepaliveHandler> serverHandlers = new CopyOnWriteArrayList<>();
+        EventLoopGroup serverGroup = Transport.NIO.newGroup(1);
+        Channel server = new ServerBootstrap().group(serverGroup).channel(NioServerSocketChannel.class)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        KeepaliveHandler keepalive = KeepaliveHandler.builder(KEEPALIVE).probe(KeepaliveProbe.lines())
+                                .listener(new KeepaliveListener() {
+                                    @Override
+                                    public void onPeerDead(PeerDeadException e) {
+                                        serverSaw.add(e.reason());
+                                    }
+                                }).build();
+                        serverHandlers.add(keepalive);
+                        serverSide.add(ch);
+                        ch.pipeline().addLast(new LineBasedFrameDecoder(1 << 16),
+                                new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
+                                keepalive);
+                    }
+                }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        closeables.add(() -> serverGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync()); // closes the server
+        List<Channel> clientSide = new CopyOnWriteArrayList<>();
+        ReconnectingClient client = started(client((InetSocketAddress) server.localAddress())
+                .pipeline((ch, keepalive) -> {
+                    clientSide.add(ch);
+                    ch.pipeline().addLast(new LineBasedFrameDecoder(1 << 16),
+                            new StringDecoder(StandardCharsets.UTF_8), new StringEncoder(StandardCharsets.UTF_8),
+                            keepalive, new SimpleChannelInboundHandler<String>() {
+                                @Override
+                                protected void channelRead0(ChannelHandlerContext ctx, String line) {
+                                    received.add(line);
+                                }
+                            });
+                }));
+        await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
+        Channel mine = clientSide.get(0);
+        mine.eventLoop().submit(() -> mine.config().setAutoRead(false)).sync();
+        serverSide.get(0).writeAndFlush("news nobody will read\n").sync();
+        await().atMost(ofSeconds(5)).until(() -> unreadBytes(mine) > 0);
+
+        CountDownLatch serverBusy = new CountDownLatch(1);
+        serverGroup.execute(() -> {
+            try {
+                serverBusy.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            serverSide.get(0).writeAndFlush("and more news, sent before the server reads the client's close\n");
+        });
+        CompletableFuture<Void> closed = client.closeAsync();
+        await().atMost(ofSeconds(5)).until(() -> !established(mine)); // our FIN, or our reset, has gone out
+        serverBusy.countDown();
+        closed.get(5, TimeUnit.SECONDS);
+        await().atMost(ofSeconds(5)).until(() -> serverHandlers.get(0).deadCause() != null);
+        assertEquals(List.of(DeadPeerReason.CLOSED_BY_PEER), serverSaw, "the server saw the client leave in order");
+        assertTrue(received.isEmpty(), "nothing reaches the application after close: " + received);
+    }
+
+    /** Bytes in the kernel's receive queue of {@code ch}, from {@code /proc/net/tcp} and {@code tcp6} (Linux). */
+    private static long unreadBytes(Channel ch) throws Exception {
+        String[] f = socketLine(ch);
+        if (f == null) {
+            throw new AssertionError("no socket " + ch.localAddress() + " -> " + ch.remoteAddress() + " in /proc/net");
+        }
+        return Long.parseLong(f[4].substring(f[4].indexOf(':') + 1), 16);
+    }
+
+    /** Whether the kernel still has {@code ch}'s socket in state ESTABLISHED. */
+    private static boolean established(Channel ch) throws Exception {
+        String[] f = socketLine(ch);
+        return f != null && f[3].equals("01");
+    }
+
+    /** The fields of {@code ch}'s line in {@code /proc/net/tcp} or {@code tcp6}, or null once the socket is gone. */
+    private static String[] socketLine(Channel ch) throws Exception {
+        String local = String.format(":%04X", ((InetSocketAddress) ch.localAddress()).getPort());
+        String remote = String.format(":%04X", ((InetSocketAddress) ch.remoteAddress()).getPort());
+        for (String table : List.of("/proc/net/tcp", "/proc/net/tcp6")) {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of(table))) {
+                String[] f = line.trim().split("\\s+"); // sl local rem st tx_queue:rx_queue ...
+                if (f.length > 4 && f[1].endsWith(local) && f[2].endsWith(remote)) {
+                    return f;
+                }
+            }
+        }
+        return null;
     }
 
     @Test
