@@ -45,7 +45,8 @@ import java.util.function.Supplier;
 /**
  * The hot-path cost of keepalive: a loopback echo pair with small pipelined frames, run bare, with what users write
  * today (Netty's {@link IdleStateHandler} + a handler that pings on writer-idle, on both ends), and with
- * {@link KeepaliveHandler} on both ends; the three alternate several times in one run, on NIO and on epoll.
+ * {@link KeepaliveHandler} on both ends, and with one empty stage on both ends (the floor for any handler); they
+ * alternate several times in one run, on NIO and on epoll.
  *
  * <pre>java -cp benchmarks/target/benchmarks.jar dev.keepalive.benchmarks.HotPathBenchmark [seconds] [rounds]</pre>
  *
@@ -57,7 +58,15 @@ public final class HotPathBenchmark {
     private static final int IN_FLIGHT = 32;
 
     public enum Mode {
-        BARE, IDLE_STATE_HANDLER, KEEPALIVE_HANDLER
+        /** The codec and the application handler only. */
+        BARE,
+        /**
+         * One more stage that passes on exactly the events {@link KeepaliveHandler} handles (read, read complete,
+         * read request, write) and does nothing else: the floor for any handler in the pipeline.
+         */
+        PASS_THROUGH,
+        IDLE_STATE_HANDLER,
+        KEEPALIVE_HANDLER
     }
 
     public enum Transport {
@@ -172,6 +181,9 @@ public final class HotPathBenchmark {
                 ch.pipeline().addLast(new LengthFieldBasedFrameDecoder(1 << 16, 0, 4, 0, 4),
                         new LengthFieldPrepender(4));
                 switch (mode) {
+                    case PASS_THROUGH:
+                        ch.pipeline().addLast(new PipelineEventBenchmark.PassThrough());
+                        break;
                     case IDLE_STATE_HANDLER:
                         ch.pipeline().addLast(new IdleStateHandler(0, 30, 0, TimeUnit.SECONDS), new WriterIdlePing());
                         break;

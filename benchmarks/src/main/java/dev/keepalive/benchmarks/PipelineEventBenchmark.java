@@ -3,6 +3,9 @@ package dev.keepalive.benchmarks;
 import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.netty.KeepaliveHandler;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.handler.timeout.IdleStateHandler;
@@ -39,7 +42,7 @@ import java.util.concurrent.TimeUnit;
 public class PipelineEventBenchmark {
 
     /** The pipeline under test. */
-    @Param({"BARE", "IDLE_STATE_HANDLER", "KEEPALIVE_HANDLER"})
+    @Param({"BARE", "PASS_THROUGH", "PASS_THROUGH_AND_A_TIMER", "IDLE_STATE_HANDLER", "KEEPALIVE_HANDLER"})
     public String pipeline;
 
     private EmbeddedChannel channel;
@@ -54,6 +57,14 @@ public class PipelineEventBenchmark {
                 channel.pipeline().addLast(new IdleStateHandler(0, 30, 0, TimeUnit.SECONDS),
                         new HotPathBenchmark.WriterIdlePing());
                 break;
+            case "PASS_THROUGH":
+                channel.pipeline().addLast(new PassThrough());
+                break;
+            case "PASS_THROUGH_AND_A_TIMER":
+                // EmbeddedChannel runs its due scheduled tasks after every flush: a pending one costs a clock read
+                channel.pipeline().addLast(new PassThrough());
+                channel.eventLoop().schedule(() -> { }, 30, TimeUnit.SECONDS);
+                break;
             case "KEEPALIVE_HANDLER":
                 channel.pipeline().addLast(KeepaliveHandler.builder(KeepaliveSettings.defaults())
                         .applyTcpOptions(false).build());
@@ -66,6 +77,29 @@ public class PipelineEventBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() {
         channel.finishAndReleaseAll();
+    }
+
+    /** One more duplex stage that passes reads, read completions, read requests and writes on: what a stage costs. */
+    static final class PassThrough extends ChannelDuplexHandler {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.fireChannelReadComplete();
+        }
+
+        @Override
+        public void read(ChannelHandlerContext ctx) {
+            ctx.read();
+        }
+
+        @Override
+        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+            ctx.write(msg, promise);
+        }
     }
 
     /** One write and flush with a new promise, then taking the message off the channel's outbound queue. */
