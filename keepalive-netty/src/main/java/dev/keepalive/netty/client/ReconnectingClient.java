@@ -122,8 +122,6 @@ public final class ReconnectingClient implements AutoCloseable {
     private static final String TAIL = "keepalive-client-tail";
     private static final String FIRST_READ = "keepalive-client-first-read";
     private static final String CLOSING = "keepalive-client-closing";
-    /** How long {@link #close()} waits for the peer to close its side after ours, before closing anyway. */
-    static final Duration CLOSE_GRACE = Duration.ofSeconds(1);
 
     /** Sets up a connection's pipeline; it must add the given {@link KeepaliveHandler} after its codecs. */
     @FunctionalInterface
@@ -166,6 +164,7 @@ public final class ReconnectingClient implements AutoCloseable {
     private Channel channel;
     private KeepaliveHandler keepalive;
     private ScheduledFuture<?> machineTimer;
+    private final Duration closeGrace;
     private long machineTimerAt;
     private boolean initFailureLogged;
     private volatile ConnectionState state = ConnectionState.BACKING_OFF;
@@ -186,6 +185,7 @@ public final class ReconnectingClient implements AutoCloseable {
         this.ackId = b.ackId;
         this.listener = b.listener;
         this.ticker = b.ticker;
+        this.closeGrace = b.closeGrace;
         ClientSends.Tracking tracking = ackId != null ? ClientSends.Tracking.ACKNOWLEDGED
                 : b.confirmReads && probe.sendsPings() ? ClientSends.Tracking.CONFIRMED : ClientSends.Tracking.WRITTEN;
         boolean resend = b.resendUnconfirmed != null ? b.resendUnconfirmed
@@ -266,8 +266,9 @@ public final class ReconnectingClient implements AutoCloseable {
      * Closes the client: fails what it holds with {@link ClientClosedException}, emits {@code CLOSED} (the last
      * event), and returns once every channel it opened is closed. An open connection is closed in order, the way
      * the peer expects a client to leave: the client's side first, then whatever the peer still sends is dropped
-     * until it closes its own side, for at most one second. So the peer sees an orderly close
-     * ({@link DeadPeerReason#CLOSED_BY_PEER} on its end), not a reset, even while it was sending.
+     * until it closes its own side, for at most {@link Builder#closeGrace closeGrace} (1 s by default). So the peer
+     * sees an orderly close ({@link DeadPeerReason#CLOSED_BY_PEER} on its end), not a reset, even while it was
+     * sending.
      */
     @Override
     public void close() {
@@ -361,12 +362,13 @@ public final class ReconnectingClient implements AutoCloseable {
 
     /**
      * Closes {@code ch} the way a well-behaved client leaves: our FIN first, then what the peer still sends is read
-     * and dropped until its own FIN (or {@link #CLOSE_GRACE}), then the socket closes. Closing at once while the
-     * peer's bytes sit unread makes the kernel answer with a reset, and the peer counts a dead client
+     * and dropped until its own FIN (or {@link Builder#closeGrace closeGrace}), then the socket closes. Closing at
+     * once while the peer's bytes sit unread makes the kernel answer with a reset, and the peer counts a dead client
      * ({@link DeadPeerReason#RESET_BY_PEER}) where an orderly close happened.
      */
-    private static void closeOrderly(Channel ch) {
-        if (!(ch instanceof DuplexChannel) || !ch.isActive() || ((DuplexChannel) ch).isOutputShutdown()) {
+    private void closeOrderly(Channel ch) {
+        if (closeGrace.isZero() || !(ch instanceof DuplexChannel) || !ch.isActive()
+                || ((DuplexChannel) ch).isOutputShutdown()) {
             ch.close();
             return;
         }
@@ -379,7 +381,7 @@ public final class ReconnectingClient implements AutoCloseable {
         ch.config().setAutoRead(true);
         ScheduledFuture<?> giveUp = ch.eventLoop().schedule(() -> {
             ch.close();
-        }, CLOSE_GRACE.toNanos(), TimeUnit.NANOSECONDS);
+        }, closeGrace.toNanos(), TimeUnit.NANOSECONDS);
         ch.closeFuture().addListener(f -> giveUp.cancel(false));
         ((DuplexChannel) ch).shutdownOutput().addListener(f -> {
             if (!f.isSuccess()) {
@@ -732,6 +734,8 @@ public final class ReconnectingClient implements AutoCloseable {
     public static final class Builder {
         /** Default {@link #ackTimeout}: 30 seconds. */
         public static final Duration DEFAULT_ACK_TIMEOUT = Duration.ofSeconds(30);
+        /** Default {@link #closeGrace}: 1 second. */
+        public static final Duration DEFAULT_CLOSE_GRACE = Duration.ofSeconds(1);
 
         private final Bootstrap bootstrap;
         private final List<InetSocketAddress> endpoints = new ArrayList<>();
@@ -751,6 +755,7 @@ public final class ReconnectingClient implements AutoCloseable {
         private Boolean resendUnconfirmed;
         private Duration ackTimeout = DEFAULT_ACK_TIMEOUT;
         private boolean reconnectOnAckTimeout;
+        private Duration closeGrace = DEFAULT_CLOSE_GRACE;
 
         private Builder(Bootstrap bootstrap) {
             this.bootstrap = Objects.requireNonNull(bootstrap, "bootstrap");
@@ -871,6 +876,23 @@ public final class ReconnectingClient implements AutoCloseable {
                 throw new IllegalArgumentException("ackTimeout must be in 1 ms .. 1 h, but was " + timeout);
             }
             this.ackTimeout = timeout;
+            return this;
+        }
+
+        /**
+         * How long {@link ReconnectingClient#close()} waits, after sending the client's FIN, for the peer to close its
+         * side, dropping what it still sends; then the socket closes anyway. Default {@link #DEFAULT_CLOSE_GRACE}.
+         * {@link Duration#ZERO} closes at once: if the peer's bytes are unread then, the kernel resets the connection
+         * and the peer sees {@link DeadPeerReason#RESET_BY_PEER}.
+         *
+         * @throws IllegalArgumentException if not in 0 .. 1 min
+         */
+        public Builder closeGrace(Duration grace) {
+            Objects.requireNonNull(grace, "closeGrace");
+            if (grace.isNegative() || grace.compareTo(Duration.ofMinutes(1)) > 0) {
+                throw new IllegalArgumentException("closeGrace must be in 0 .. 1 min, but was " + grace);
+            }
+            this.closeGrace = grace;
             return this;
         }
 

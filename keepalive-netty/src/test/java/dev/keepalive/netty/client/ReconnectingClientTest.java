@@ -321,6 +321,28 @@ class ReconnectingClientTest {
      */
     @Test
     void closeWithThePeersBytesUnreadIsAnOrderlyCloseOnThePeersSide() throws Exception {
+        assertEquals(List.of(DeadPeerReason.CLOSED_BY_PEER),
+                serverSeesTheClientLeave(ReconnectingClient.Builder.DEFAULT_CLOSE_GRACE),
+                "the server saw the client leave in order");
+    }
+
+    /** The other edge: with no grace the client closes at once, and the kernel's reset is what the server sees. */
+    @Test
+    void aZeroCloseGraceClosesAtOnceAndThePeerSeesTheReset() throws Exception {
+        assertEquals(List.of(DeadPeerReason.RESET_BY_PEER), serverSeesTheClientLeave(Duration.ZERO));
+    }
+
+    @Test
+    void closeGraceOutsideItsRangeFailsNamingIt() {
+        for (Duration bad : List.of(ofMillis(-1), Duration.ofMinutes(1).plusMillis(1))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> client(new InetSocketAddress("127.0.0.1", 1)).closeGrace(bad));
+            assertEquals("closeGrace must be in 0 .. 1 min, but was " + bad, e.getMessage());
+        }
+    }
+
+    /** What the server's handler reports when the client, its application paused, closes with the given grace. */
+    private List<DeadPeerReason> serverSeesTheClientLeave(Duration closeGrace) throws Exception {
         List<DeadPeerReason> serverSaw = new CopyOnWriteArrayList<>();
         List<Channel> serverSide = new CopyOnWriteArrayList<>();
         List<KeepaliveHandler> serverHandlers = new CopyOnWriteArrayList<>();
@@ -356,15 +378,18 @@ class ReconnectingClientTest {
                                     received.add(line);
                                 }
                             });
-                }));
+                })
+                .closeGrace(closeGrace));
         await().atMost(ofSeconds(5)).until(() -> client.state() == ConnectionState.CONNECTED);
         Channel mine = clientSide.get(0);
         mine.eventLoop().submit(() -> mine.config().setAutoRead(false)).sync();
         serverSide.get(0).writeAndFlush("news nobody will read\n").sync();
         await().atMost(ofSeconds(5)).until(() -> unreadBytes(mine) > 0);
 
+        CountDownLatch serverHeld = new CountDownLatch(1);
         CountDownLatch serverBusy = new CountDownLatch(1);
         serverGroup.execute(() -> {
+            serverHeld.countDown();
             try {
                 serverBusy.await(10, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
@@ -372,13 +397,15 @@ class ReconnectingClientTest {
             }
             serverSide.get(0).writeAndFlush("and more news, sent before the server reads the client's close\n");
         });
+        assertTrue(serverHeld.await(5, TimeUnit.SECONDS), "the server's loop is held before the client closes");
         CompletableFuture<Void> closed = client.closeAsync();
-        await().atMost(ofSeconds(5)).until(() -> !established(mine)); // our FIN, or our reset, has gone out
+        // Our FIN has gone out (the orderly close); or, closing at once, the socket is gone and with it the reset.
+        await().atMost(ofSeconds(5)).until(() -> closeGrace.isZero() ? socketLine(mine) == null : !established(mine));
         serverBusy.countDown();
         closed.get(5, TimeUnit.SECONDS);
         await().atMost(ofSeconds(5)).until(() -> serverHandlers.get(0).deadCause() != null);
-        assertEquals(List.of(DeadPeerReason.CLOSED_BY_PEER), serverSaw, "the server saw the client leave in order");
         assertTrue(received.isEmpty(), "nothing reaches the application after close: " + received);
+        return serverSaw;
     }
 
     /** Bytes in the kernel's receive queue of {@code ch}, from {@code /proc/net/tcp} and {@code tcp6} (Linux). */
