@@ -102,7 +102,9 @@ class MetricsTest {
             net.connect(silent, ch -> Loopback.framed(ch, KeepaliveHandler.builder(FAST).listener(metrics).build()));
             await().atMost(ofSeconds(10)).until(() -> deaths(registry, "PING_TIMEOUT") == 1);
             assertEquals(1, registry.get("keepalive.peers.dead").tag("reason", "PING_TIMEOUT")
-                    .tag("diagnosis", PeerDiagnosis.APPLICATION_NOT_ANSWERING.name()).functionCounter().count());
+                    .tag("diagnosis", PeerDiagnosis.APPLICATION_NOT_ANSWERING.name()).functionCounter().count(),
+                    () -> "deaths by tags: " + registry.get("keepalive.peers.dead").functionCounters().stream()
+                            .filter(c -> c.count() > 0).map(c -> c.getId().getTags() + "=" + c.count()).toList());
             // The final miss is counted as every other one.
             assertEquals(1, registry.get("keepalive.pings.missed").functionCounter().count());
         }

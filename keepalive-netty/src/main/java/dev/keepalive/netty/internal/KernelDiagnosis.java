@@ -99,6 +99,9 @@ public final class KernelDiagnosis {
      *   <li>bytes unacknowledged and retransmitted (or probes unanswered): {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE};</li>
      *   <li>nothing unacknowledged, and the last acknowledgement came after the peer's last inbound byte: the peer's
      *       kernel took our later bytes (our ping), {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING};</li>
+     *   <li>nothing unacknowledged after a ping, our last data left no earlier than the peer's last inbound byte
+     *       (within the margin) and was acknowledged no earlier than it left: the same, for a ping that left within {@value #ACK_MARGIN_MILLIS}
+     *       ms of the peer's last byte, {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING};</li>
      *   <li>we sent after the peer's last inbound byte (our pings, or data the kernel sent), and no acknowledgement
      *       came since: {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE} (also when the kernel could not even send,
      *       its route to the peer being gone: then nothing counts as unacknowledged);</li>
@@ -118,6 +121,14 @@ public final class KernelDiagnosis {
         }
         boolean ackSinceInbound = info.lastAckRecvMillis() + ACK_MARGIN_MILLIS < sinceLastInboundMillis;
         if (info.unacked() == 0 && ackSinceInbound) {
+            return PeerDiagnosis.APPLICATION_NOT_ANSWERING;
+        }
+        // A ping that left within the margin of the peer's last byte (the first ping of a connection may) is
+        // acknowledged within it too: what proves the acknowledgement is ours is its order after our last data,
+        // and that data's order after the peer's last byte (within the margin: the kernel counts in jiffies).
+        boolean lastSentAcknowledged = info.lastAckRecvMillis() <= info.lastDataSentMillis()
+                && info.lastDataSentMillis() <= sinceLastInboundMillis + ACK_MARGIN_MILLIS;
+        if (info.unacked() == 0 && pingedSinceInbound && lastSentAcknowledged) {
             return PeerDiagnosis.APPLICATION_NOT_ANSWERING;
         }
         boolean sentSinceInbound = pingedSinceInbound

@@ -21,6 +21,26 @@ class KernelDiagnosisTest {
     }
 
     @Test
+    void aPingThatLeftRightAfterThePeersLastByteAndWasAcknowledgedMeansItsApplicationIsNotAnswering() {
+        // The first ping can leave a few ms after the peer's last byte, and its ACK comes within the margin of it
+        // too. As seen on CI (MetricsTest, epoll, 200 ms pings): 400 ms of silence, the ping sent and acknowledged
+        // 395 ms ago.
+        assertEquals(PeerDiagnosis.APPLICATION_NOT_ANSWERING,
+                KernelDiagnosis.diagnose(new TcpInfo(0, 0, 0, 395, 395), 400, true));
+        assertEquals(PeerDiagnosis.APPLICATION_NOT_ANSWERING,
+                KernelDiagnosis.diagnose(new TcpInfo(0, 0, 0, 399, 400), 400, true));
+        // The kernel counts in jiffies (4 ms at HZ=250): a ping that left 1 ms after the peer's byte may read older.
+        assertEquals(PeerDiagnosis.APPLICATION_NOT_ANSWERING,
+                KernelDiagnosis.diagnose(new TcpInfo(0, 0, 0, 402, 404), 400, true));
+        // The last data left well before the peer's last byte, so the pings never left: the ACK was for older data.
+        assertEquals(PeerDiagnosis.HOST_OR_PATH_UNREACHABLE,
+                KernelDiagnosis.diagnose(new TcpInfo(0, 0, 0, 430, 430), 400, true));
+        // The ACK came before our last data left: that data was not acknowledged.
+        assertEquals(PeerDiagnosis.HOST_OR_PATH_UNREACHABLE,
+                KernelDiagnosis.diagnose(new TcpInfo(0, 0, 0, 398, 390), 400, true));
+    }
+
+    @Test
     void noAcknowledgementSinceThePeersLastByteProvesNothing() {
         // Nothing was sent since (a read-idle verdict, no ping): the last ACK came with the peer's last bytes.
         assertEquals(PeerDiagnosis.UNKNOWN,
