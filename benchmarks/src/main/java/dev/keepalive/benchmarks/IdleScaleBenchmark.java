@@ -109,6 +109,12 @@ public final class IdleScaleBenchmark {
     /** The heap and JIT flags above, and the children's logging quiet (they have no SLF4J provider). */
     static final List<String> CHILD_JVM_ARGS = List.of("-Xms1g", "-Xmx1g", "-XX:+UseSerialGC",
             "-XX:-UseDynamicNumberOfCompilerThreads", "-Dslf4j.internal.verbosity=ERROR");
+    /**
+     * More JVM arguments for every child, separated by spaces; {@code {child}} in them becomes the child's name
+     * (e.g. {@code -XX:StartFlightRecording=duration=30s,filename=/tmp/{child}.jfr} to profile the connect phase:
+     * the recording must end before the run does, the children are killed).
+     */
+    static final String CHILD_JVM_ARGS_PROPERTY = "keepalive.benchmarks.childJvmArgs";
     /** Target: retained heap of the keepalive state per connection. */
     static final double TARGET_STATE_BYTES = 200;
     /** Target: the library's CPU per ping at most this fraction of the baseline's. */
@@ -618,13 +624,15 @@ public final class IdleScaleBenchmark {
         }
         try {
             for (int i = 0; i < processes; i++) {
-                servers.add(ChildJvm.start("idle-server-" + i, IdleScaleProcess.class, jvmArgs,
+                servers.add(ChildJvm.start("idle-server-" + i, IdleScaleProcess.class,
+                        withExtraArgs(jvmArgs, "idle-server-" + i),
                         List.of("server", mode.name(), interval, serverInterval)));
             }
             for (int i = 0; i < processes; i++) {
                 String source = sourceAddress();
                 sources.add(source);
-                clients.add(ChildJvm.start("idle-client-" + i, IdleScaleProcess.class, jvmArgs,
+                clients.add(ChildJvm.start("idle-client-" + i, IdleScaleProcess.class,
+                        withExtraArgs(jvmArgs, "idle-client-" + i),
                         List.of("client", mode.name(), interval, serverInterval, source,
                                 Integer.toString(share(n, processes, i)))));
             }
@@ -974,6 +982,19 @@ public final class IdleScaleBenchmark {
 
     private static String simpleName(String className) {
         return className.startsWith("[") ? className : className.substring(className.lastIndexOf('.') + 1);
+    }
+
+    /** {@code jvmArgs} and those of {@value #CHILD_JVM_ARGS_PROPERTY}, {@code {child}} replaced by {@code child}. */
+    static List<String> withExtraArgs(List<String> jvmArgs, String child) {
+        String extra = System.getProperty(CHILD_JVM_ARGS_PROPERTY, "").trim();
+        if (extra.isEmpty()) {
+            return jvmArgs;
+        }
+        List<String> all = new ArrayList<>(jvmArgs);
+        for (String arg : extra.split("\\s+")) {
+            all.add(arg.replace("{child}", child));
+        }
+        return all;
     }
 
     /** A class name as the histogram prints it, with a lambda's per-process address taken off. */

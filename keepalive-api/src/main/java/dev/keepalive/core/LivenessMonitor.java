@@ -159,36 +159,53 @@ public final class LivenessMonitor {
     private LivenessState state = LivenessState.INACTIVE;
     private DeadPeerReason deadReason;
 
+    /** The monitor's yes-or-no state, a bit each (4 bytes where booleans took 16): */
+    private int flags = FIRST_SILENCE | LAST_PING_ANSWERED;
+    /** A message arrived whose read has not completed yet (its time is taken at {@link #onReadComplete()}). */
+    private static final int INBOUND_PENDING = 1;
+    /** Some byte has arrived since the connection became active. */
+    private static final int PROVEN = 1 << 1;
+    /** {@link #currentIntervalNanos} holds the idle wait drawn for the silence that started at {@link #quietFrom}. */
+    private static final int INTERVAL_DRAWN = 1 << 2;
+    /** The next idle wait is a full interval, without jitter: the peer pinged us (it is the end that pings). */
+    private static final int FULL_WAIT_NEXT = 1 << 3;
+    /** No idle wait has been drawn past the connection's first silence (activation, then its first read). */
+    private static final int FIRST_SILENCE = 1 << 4;
+    /** The next idle wait is spread as a first one: the last ping went out with a stalled loop's backlog. */
+    private static final int RESPREAD_NEXT = 1 << 5;
+    /** The next idle wait is the steady one: the silence starts at the pong that answered our ping. */
+    private static final int STEADY_WAIT_NEXT = 1 << 6;
+    /** The peer is the end expected to ping first (we accepted the connection): our first waits are full. */
+    private static final int PEER_PINGS_FIRST = 1 << 7;
+    /** A pong or a peer's ping in the read being processed changed the plan: re-plan when the read completes. */
+    private static final int REPLAN_AFTER_READ = 1 << 8;
+    /** The application paused reading ({@link #onReadsPaused}). */
+    private static final int READS_PAUSED = 1 << 9;
+    /** A write went out since the last timer call. */
+    private static final int WRITE_SINCE_CHECK = 1 << 10;
+    /** A verdict or miss asked for one more I/O pass; the next timer call decides. */
+    private static final int RECHECKING = 1 << 11;
+    /** Our last ping was answered (or none was sent). */
+    private static final int LAST_PING_ANSWERED = 1 << 12;
+    /** The peer has pinged us ({@link #lastPeerPingAt} is set). */
+    private static final int PEER_PINGED = 1 << 13;
+    /** The read being processed carried a ping of the peer already (one strike per read at most). */
+    private static final int PEER_PING_IN_THIS_READ = 1 << 14;
+    /** {@link #deadline} is set. */
+    private static final int HAS_DEADLINE = 1 << 15;
+    /** Bits 16 and 17: re-probes sent in a row because the loop stalled (at most {@link #MAX_STALL_REPROBES}). */
+    private static final int STALL_REPROBES_SHIFT = 16;
+    private static final int STALL_REPROBES_MASK = 3 << STALL_REPROBES_SHIFT;
+
     // Inbound. Before the first byte (not proven), lastInboundAt is the moment the connection became active and
     // lagAtQuietFrom the loop's lag then: the first-response allowance counts from there.
-    /** A message arrived whose read has not completed yet (its time is taken at {@link #onReadComplete()}). */
-    private boolean inboundPending;
-    /** Some byte has arrived since the connection became active. */
-    private boolean proven;
     /** The exact time of the last completed read with bytes (or of activation). */
     private long lastInboundAt;
     /** Silence counts from here: the last inbound byte, or the moment reads resumed after a pause. */
     private long quietFrom;
     private long lagAtQuietFrom;
-    /** The idle wait drawn for the silence that started at {@link #quietFrom}, valid while {@link #intervalDrawn}. */
+    /** The idle wait drawn for the silence that started at {@link #quietFrom}, valid while INTERVAL_DRAWN. */
     private long currentIntervalNanos;
-    private boolean intervalDrawn;
-    /** The next idle wait is a full interval, without jitter: the peer pinged us (it is the end that pings). */
-    private boolean fullWaitNext;
-    /** No idle wait has been drawn past the connection's first silence (activation, then its first read). */
-    private boolean firstSilence = true;
-    /** The next idle wait is spread as a first one: the last ping went out with a stalled loop's backlog. */
-    private boolean respreadNext;
-    /** The next idle wait is the steady one: the silence starts at the pong that answered our ping. */
-    private boolean steadyWaitNext;
-    /** The peer is the end expected to ping first (we accepted the connection): our first waits are full. */
-    private boolean peerPingsFirst;
-    /** A pong or a peer's ping in the read being processed changed the plan: re-plan when the read completes. */
-    private boolean replanAfterRead;
-    private boolean readsPaused;
-    private boolean writeSinceCheck;
-    /** A verdict or miss asked for one more I/O pass; the next timer call decides. */
-    private boolean rechecking;
 
     // Our pings.
     /** Unsigned: ids run to 2^32 - 1 (a ping a second for 136 years). */
@@ -196,28 +213,24 @@ public final class LivenessMonitor {
     private long lastPingSentAt;
     /** The ping timeout counts from here: when it was sent, or when reads resumed. */
     private long pingClockFrom;
-    private boolean lastPingAnswered = true;
     private PingCause pingCause = PingCause.IDLE;
     private short missed;
-    private byte stallReprobes;
     private long lastLatenessNanos;
 
     /** Outbound progress, sampled; only with a write-stall timeout. */
     private final OutboundWatch outbound;
 
     // The peer's pings.
-    private boolean peerPinged;
-    private boolean peerPingInThisRead;
     private short peerStrikes;
     private long lastPeerPingAt;
 
-    private boolean hasDeadline;
     private long deadline;
 
     // Round trips (RFC 6298 smoothing).
-    private long lastRttNanos = -1;
-    private long smoothedRttNanos = -1;
-    private long rttVarNanos;
+    // In microseconds (to 35 minutes), -1 before the first: 4 bytes each where nanoseconds took 8.
+    private int lastRttMicros = -1;
+    private int smoothedRttMicros = -1;
+    private int rttVarMicros;
 
     // Counters of what every connection sees (unsigned ints); the rarer ones are in anomalies, made on first use.
     private int pingsSent;
@@ -286,7 +299,7 @@ public final class LivenessMonitor {
      * moments connections opened). Call before {@link #onActive()}. Verdicts do not change: they count silence.
      */
     public void letPeerPingFirst() {
-        peerPingsFirst = true;
+        set(PEER_PINGS_FIRST, true);
     }
 
     /**
@@ -315,7 +328,7 @@ public final class LivenessMonitor {
      * per read, at {@link #onReadComplete()}. Traffic never needs the timer re-armed.
      */
     public void onInbound() {
-        inboundPending = true;
+        set(INBOUND_PENDING, true);
     }
 
     /**
@@ -331,18 +344,18 @@ public final class LivenessMonitor {
      */
     public boolean onReadComplete() {
         long now = config.ticker.nanoTime();
-        inboundPending = false;
-        peerPingInThisRead = false;
-        boolean replan = replanAfterRead;
-        replanAfterRead = false;
+        set(INBOUND_PENDING, false);
+        set(PEER_PING_IN_THIS_READ, false);
+        boolean replan = is(REPLAN_AFTER_READ);
+        set(REPLAN_AFTER_READ, false);
         if (!isWatching()) {
             return false;
         }
-        boolean first = !proven;
-        boolean drawn = intervalDrawn;
+        boolean first = !is(PROVEN);
+        boolean drawn = is(INTERVAL_DRAWN);
         recordInbound(now);
         if (replan) {
-            intervalDrawn = drawn; // the wait drawn at the pong or peer ping holds for the silence after this read
+            set(INTERVAL_DRAWN, drawn); // the wait drawn at the pong or peer ping holds for the silence after this read
         }
         if (first || replan) {
             computeDeadline(now, false);
@@ -352,15 +365,15 @@ public final class LivenessMonitor {
     }
 
     private void recordInbound(long now) {
-        if (proven) {
-            firstSilence = false; // the second read: the connection's opening exchange is over
+        if (is(PROVEN)) {
+            set(FIRST_SILENCE, false); // the second read: the connection's opening exchange is over
         }
-        proven = true;
+        set(PROVEN, true);
         lastInboundAt = now;
         if (now - quietFrom > 0) {
             quietFrom = now;
             lagAtQuietFrom = loopHealth.stalledNanos();
-            intervalDrawn = false;
+            set(INTERVAL_DRAWN, false);
         }
     }
 
@@ -372,10 +385,10 @@ public final class LivenessMonitor {
      * @return {@code true} when the deadline changed and the timer must be re-armed
      */
     public boolean onReadsPaused(boolean paused) {
-        if (paused == readsPaused) {
+        if (paused == is(READS_PAUSED)) {
             return false;
         }
-        readsPaused = paused;
+        set(READS_PAUSED, paused);
         if (!isWatching()) {
             return false;
         }
@@ -383,8 +396,8 @@ public final class LivenessMonitor {
         if (!paused) {
             if (now - quietFrom > 0) {
                 quietFrom = now;
-                intervalDrawn = false;
-                if (proven) { // before the first byte, the first-response allowance keeps its start
+                set(INTERVAL_DRAWN, false);
+                if (is(PROVEN)) { // before the first byte, the first-response allowance keeps its start
                     lagAtQuietFrom = loopHealth.stalledNanos();
                 }
             }
@@ -399,7 +412,7 @@ public final class LivenessMonitor {
 
     /** Whether reads are paused by the application (see {@link #onReadsPaused(boolean)}). */
     public boolean readsPaused() {
-        return readsPaused;
+        return is(READS_PAUSED);
     }
 
     /**
@@ -410,14 +423,14 @@ public final class LivenessMonitor {
      *         timer; otherwise {@link Action#NONE}
      */
     public Action onWrite() {
-        if (writeSinceCheck) {
+        if (is(WRITE_SINCE_CHECK)) {
             return Action.NONE;
         }
-        writeSinceCheck = true;
+        set(WRITE_SINCE_CHECK, true);
         if (!isWatching()) {
             return Action.NONE;
         }
-        boolean canProbe = config.activeProbing && state == LivenessState.WATCHING && !inboundPending;
+        boolean canProbe = config.activeProbing && state == LivenessState.WATCHING && !is(INBOUND_PENDING);
         if (!canProbe && outbound == null) {
             return Action.NONE;
         }
@@ -429,9 +442,9 @@ public final class LivenessMonitor {
         }
         if (outbound != null) {
             long check = now + config.writeStallStepNanos;
-            if (!hasDeadline || deadline - check > 0) {
+            if (!is(HAS_DEADLINE) || deadline - check > 0) {
                 deadline = check;
-                hasDeadline = true;
+                set(HAS_DEADLINE, true);
                 return Action.REARM;
             }
         }
@@ -453,22 +466,22 @@ public final class LivenessMonitor {
             anomalies().unsolicitedPongs++;
             return PongResult.UNSOLICITED;
         }
-        if (lastPingAnswered) {
+        if (is(LAST_PING_ANSWERED)) {
             anomalies().duplicatePongs++;
             return PongResult.DUPLICATE;
         }
         long now = config.ticker.nanoTime();
-        lastPingAnswered = true;
+        set(LAST_PING_ANSWERED, true);
         pongsReceived++;
         recordRtt(now - lastPingSentAt);
         if (isWatching()) {
             recordInbound(now);
             state = LivenessState.WATCHING;
             missed = 0;
-            stallReprobes = 0;
-            rechecking = false;
-            intervalDrawn = false;
-            steadyWaitNext = true;
+            flags &= ~STALL_REPROBES_MASK;
+            set(RECHECKING, false);
+            set(INTERVAL_DRAWN, false);
+            set(STEADY_WAIT_NEXT, true);
             replan(now);
         }
         return PongResult.ANSWERED;
@@ -480,8 +493,8 @@ public final class LivenessMonitor {
      */
     private void replan(long now) {
         computeDeadline(now, false);
-        if (inboundPending) {
-            replanAfterRead = true;
+        if (is(INBOUND_PENDING)) {
+            set(REPLAN_AFTER_READ, true);
         }
     }
 
@@ -504,9 +517,9 @@ public final class LivenessMonitor {
             return PeerPingVerdict.ANSWER;
         }
         long now = config.ticker.nanoTime();
-        if (config.minPeerPingNanos > 0 && !peerPingInThisRead) {
-            peerPingInThisRead = true;
-            if (peerPinged && now - lastPeerPingAt < config.minPeerPingNanos) {
+        if (config.minPeerPingNanos > 0 && !is(PEER_PING_IN_THIS_READ)) {
+            set(PEER_PING_IN_THIS_READ, true);
+            if (is(PEER_PINGED) && now - lastPeerPingAt < config.minPeerPingNanos) {
                 anomalies().peerPingStrikes++;
                 if (++peerStrikes > config.peerPingStrikesAllowed) {
                     markDead(DeadPeerReason.PEER_PINGED_TOO_OFTEN);
@@ -515,16 +528,16 @@ public final class LivenessMonitor {
             } else {
                 peerStrikes = 0;
             }
-            peerPinged = true;
+            set(PEER_PINGED, true);
             lastPeerPingAt = now;
         }
         if (state == LivenessState.WATCHING && config.activeProbing) {
-            fullWaitNext = true;
-            respreadNext = false;
-            firstSilence = false;
-            intervalDrawn = false;
+            set(FULL_WAIT_NEXT, true);
+            set(RESPREAD_NEXT, false);
+            set(FIRST_SILENCE, false);
+            set(INTERVAL_DRAWN, false);
             recordInbound(now);
-            intervalDrawn = false;
+            set(INTERVAL_DRAWN, false);
             replan(now);
         }
         return PeerPingVerdict.ANSWER;
@@ -593,9 +606,9 @@ public final class LivenessMonitor {
         if (!out.pending) {
             out.pending = true;
             long check = now + config.writeStallStepNanos;
-            if (!hasDeadline || deadline - check > 0) {
+            if (!is(HAS_DEADLINE) || deadline - check > 0) {
                 deadline = check;
-                hasDeadline = true;
+                set(HAS_DEADLINE, true);
                 return true;
             }
         }
@@ -608,27 +621,27 @@ public final class LivenessMonitor {
      * @return what to do; the new deadline is in {@link #deadline()}
      */
     public Action onTimer(long now) {
-        if (!isWatching() || !hasDeadline || now - deadline < 0) {
+        if (!isWatching() || !is(HAS_DEADLINE) || now - deadline < 0) {
             return Action.NONE;
         }
         // Late from the tick the transport's timer was due at: the rounding up to the tick is not the loop's delay.
         long lateness = Math.max(0, now - MonitorConfig.roundUpToTick(deadline, config.timerTickNanos()));
-        if (!rechecking) {
+        if (!is(RECHECKING)) {
             lastLatenessNanos = lateness;
             loopHealth.recordLateness(now, lateness);
         }
-        boolean sawWrite = writeSinceCheck;
-        writeSinceCheck = false;
-        if (inboundPending) {
+        boolean sawWrite = is(WRITE_SINCE_CHECK);
+        set(WRITE_SINCE_CHECK, false);
+        if (is(INBOUND_PENDING)) {
             // Messages arrived but their read has not completed: the bytes are at most this old.
-            inboundPending = false;
+            set(INBOUND_PENDING, false);
             recordInbound(now);
         }
         if (outbound != null && outbound.pending && now - outbound.stalledSince >= config.writeStallNanos) {
             return verdict(now, DeadPeerReason.WRITE_STALL);
         }
-        if (!readsPaused) {
-            if (!proven) {
+        if (!is(READS_PAUSED)) {
+            if (!is(PROVEN)) {
                 if (now - lastInboundAt >= config.firstResponseNanos + lagAllowance(config.firstResponseNanos)) {
                     return verdict(now, DeadPeerReason.FIRST_RESPONSE_TIMEOUT);
                 }
@@ -643,35 +656,36 @@ public final class LivenessMonitor {
                 // The peer is alive, though its pong has not come (yet).
                 state = LivenessState.WATCHING;
                 missed = 0;
-                stallReprobes = 0;
-            } else if (readsPaused) {
+                flags &= ~STALL_REPROBES_MASK;
+            } else if (is(READS_PAUSED)) {
                 // A pong we are not reading proves nothing, and no miss counts. Ping on, once an interval: the
                 // peer sees us alive (we cannot answer its pings now), and middleboxes keep the flow.
                 if (now - lastPingSentAt >= config.intervalNanos) {
                     sendPing(now, PingCause.IDLE);
                     action = Action.SEND_PING;
                 }
-            } else if (proven && missed >= config.missedBeforeDead) {
+            } else if (is(PROVEN) && missed >= config.missedBeforeDead) {
                 // Enough pings missed: the verdict waits for the full bound of silence.
                 if (pingTimeoutDue(now)) {
                     return verdict(now, DeadPeerReason.PING_TIMEOUT);
                 }
             } else if (now - pingClockFrom >= effectiveTimeoutNanos()) {
-                if (!rechecking && lateness >= config.stallThresholdNanos && stallReprobes < MAX_STALL_REPROBES) {
-                    stallReprobes++;
+                int stallReprobes = (flags & STALL_REPROBES_MASK) >>> STALL_REPROBES_SHIFT;
+                if (!is(RECHECKING) && lateness >= config.stallThresholdNanos && stallReprobes < MAX_STALL_REPROBES) {
+                    flags = (flags & ~STALL_REPROBES_MASK) | ((stallReprobes + 1) << STALL_REPROBES_SHIFT);
                     anomalies().localStalls++;
                     sendPing(now, PingCause.LOCAL_STALL);
                     action = Action.SEND_PING;
                 } else {
-                    if (!rechecking) {
+                    if (!is(RECHECKING)) {
                         return recheck(now);
                     }
-                    rechecking = false;
+                    set(RECHECKING, false);
                     if (missed < Short.MAX_VALUE) {
                         missed++;
                     }
                     pingsMissedTotal++;
-                    if (!proven || missed < config.missedBeforeDead) {
+                    if (!is(PROVEN) || missed < config.missedBeforeDead) {
                         sendPing(now, PingCause.RETRY_AFTER_MISS);
                         action = Action.SEND_PING;
                     } else if (pingTimeoutDue(now)) {
@@ -680,13 +694,13 @@ public final class LivenessMonitor {
                 }
             }
         }
-        rechecking = false;
+        set(RECHECKING, false);
         if (state == LivenessState.WATCHING && config.activeProbing && now - quietFrom >= currentIntervalNanos) {
             sendPing(now, PingCause.IDLE);
             action = Action.SEND_PING;
             // A ping the loop sent late went out with every other that came due during the stall: spread the
             // next wait again, or the connections bunched by the stall ping in a wave from now on.
-            respreadNext = config.spreadFirstPings && lateness >= LoopHealth.LAG_THRESHOLD_NANOS;
+            set(RESPREAD_NEXT, config.spreadFirstPings && lateness >= LoopHealth.LAG_THRESHOLD_NANOS);
         }
         computeDeadline(now, sawWrite);
         return action;
@@ -698,17 +712,17 @@ public final class LivenessMonitor {
 
     /** One more I/O pass before a verdict or a miss: a pong already in the socket must be read first. */
     private Action recheck(long now) {
-        rechecking = true;
+        set(RECHECKING, true);
         deadline = now;
-        hasDeadline = true;
+        set(HAS_DEADLINE, true);
         return Action.RECHECK_AFTER_READ;
     }
 
     private Action verdict(long now, DeadPeerReason reason) {
-        if (!rechecking) {
+        if (!is(RECHECKING)) {
             return recheck(now);
         }
-        rechecking = false;
+        set(RECHECKING, false);
         return die(reason);
     }
 
@@ -731,7 +745,7 @@ public final class LivenessMonitor {
         }
         state = LivenessState.DEAD;
         deadReason = reason;
-        hasDeadline = false;
+        set(HAS_DEADLINE, false);
         return true;
     }
 
@@ -740,7 +754,7 @@ public final class LivenessMonitor {
         if (state != LivenessState.DEAD) {
             state = LivenessState.CLOSED;
         }
-        hasDeadline = false;
+        set(HAS_DEADLINE, false);
     }
 
     private Action die(DeadPeerReason reason) {
@@ -754,60 +768,73 @@ public final class LivenessMonitor {
 
     private void sendPing(long now, PingCause cause) {
         lastPingId++;
-        firstSilence = false;
-        fullWaitNext = false;
+        set(FIRST_SILENCE, false);
+        set(FULL_WAIT_NEXT, false);
         lastPingSentAt = now;
         pingClockFrom = now;
-        lastPingAnswered = false;
+        set(LAST_PING_ANSWERED, false);
         pingCause = cause;
         pingsSent++;
         state = LivenessState.PING_OUTSTANDING;
     }
 
-    private void recordRtt(long rtt) {
-        lastRttNanos = rtt;
-        if (smoothedRttNanos < 0) {
-            smoothedRttNanos = rtt;
-            rttVarNanos = rtt / 2;
+    private void recordRtt(long rttNanos) {
+        int rtt = (int) Math.min(Integer.MAX_VALUE, Math.max(0, rttNanos) / 1000);
+        lastRttMicros = rtt;
+        if (smoothedRttMicros < 0) {
+            smoothedRttMicros = rtt;
+            rttVarMicros = rtt / 2;
         } else {
-            rttVarNanos = (3 * rttVarNanos + Math.abs(smoothedRttNanos - rtt)) / 4;
-            smoothedRttNanos = (7 * smoothedRttNanos + rtt) / 8;
+            rttVarMicros = (int) ((3L * rttVarMicros + Math.abs((long) smoothedRttMicros - rtt)) / 4);
+            smoothedRttMicros = (int) ((7L * smoothedRttMicros + rtt) / 8);
         }
+    }
+
+    private static long nanos(int micros) {
+        return micros < 0 ? -1 : micros * 1000L;
     }
 
     /** The ping timeout now in force: fixed, or adapted to the measured round trip within the configured bounds. */
     public long effectiveTimeoutNanos() {
-        if (config.timeoutMinNanos < 0 || smoothedRttNanos < 0) {
+        if (config.timeoutMinNanos < 0 || smoothedRttMicros < 0) {
             return config.timeoutMaxNanos;
         }
-        long adaptive = 2 * (smoothedRttNanos + 4 * rttVarNanos);
+        long adaptive = 2 * (nanos(smoothedRttMicros) + 4 * nanos(rttVarMicros));
         return Math.max(config.timeoutMinNanos, Math.min(config.timeoutMaxNanos, adaptive));
+    }
+
+    private boolean is(int flag) {
+        return (flags & flag) != 0;
+    }
+
+    private void set(int flag, boolean on) {
+        flags = on ? flags | flag : flags & ~flag;
     }
 
     /** The idle wait before the next ping, drawn once for each new start of silence. */
     private long idleWaitNanos() {
-        if (!intervalDrawn) {
+        if (!is(INTERVAL_DRAWN)) {
             long interval = config.intervalNanos;
-            if (fullWaitNext) {
+            if (is(FULL_WAIT_NEXT)) {
                 currentIntervalNanos = interval; // the peer pings: stand down for a full interval
-                fullWaitNext = false;
-            } else if (firstSilence && peerPingsFirst) {
+                set(FULL_WAIT_NEXT, false);
+            } else if (is(FIRST_SILENCE) && is(PEER_PINGS_FIRST)) {
                 currentIntervalNanos = interval; // the peer is expected to ping first
-            } else if (firstSilence && config.spreadFirstPings && config.jitter > 0) {
+            } else if (is(FIRST_SILENCE) && config.spreadFirstPings && config.jitter > 0) {
                 // The first wait spreads evenly over one steady ping period, ending at the full interval: the steady
                 // waits that follow keep the connections of a loop evenly apart. (No ping of ours came before it,
                 // so it cannot look like a flood to the peer.)
                 long period = steadyWaitNanos(interval);
                 long cut = (long) (period * phase());
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, period));
-            } else if (respreadNext && config.jitter > 0) {
+            } else if (is(RESPREAD_NEXT) && config.jitter > 0) {
                 // After a stall: the usual jitter range, with an evenly spread phase instead of a random one, so
                 // that the pings the stall bunched spread out again at once (never closer to the last ping than
                 // pingInterval x (1 - pingJitter), which the peer's flood rule allows).
-                respreadNext = false;
+                set(RESPREAD_NEXT, false);
                 long cut = (long) (interval * config.jitter * phase());
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
-            } else if (steadyWaitNext) {
+            } else if (is(STEADY_WAIT_NEXT)) {
                 // Nothing but our ping and its pong since the last wait: nearly the same wait again, so that an idle
                 // connection pings about once an interval (not once a mean jittered wait) and keeps its place among
                 // the others, with a small draw (a sixteenth of the jitter) so that connections a stall bunched
@@ -819,8 +846,8 @@ public final class LivenessMonitor {
                 long cut = (long) (interval * config.jitter * config.random.getAsDouble());
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
             }
-            steadyWaitNext = false;
-            intervalDrawn = true;
+            set(STEADY_WAIT_NEXT, false);
+            set(INTERVAL_DRAWN, true);
         }
         return currentIntervalNanos;
     }
@@ -841,22 +868,22 @@ public final class LivenessMonitor {
 
     private void computeDeadline(long now, boolean sawWrite) {
         if (!isWatching()) {
-            hasDeadline = false;
+            set(HAS_DEADLINE, false);
             return;
         }
         long next = now + Long.MAX_VALUE / 4;
         if (state == LivenessState.PING_OUTSTANDING && lastInboundAt - lastPingSentAt >= 0) {
             next = now; // answered by other traffic: settle it at once
-        } else if (state == LivenessState.PING_OUTSTANDING && readsPaused) {
+        } else if (state == LivenessState.PING_OUTSTANDING && is(READS_PAUSED)) {
             next = lastPingSentAt + config.intervalNanos; // the next ping while reads are paused
         } else if (state == LivenessState.PING_OUTSTANDING) {
-            next = proven && missed >= config.missedBeforeDead
+            next = is(PROVEN) && missed >= config.missedBeforeDead
                     ? quietFrom + config.pingBoundNanos + lagAllowance(config.pingBoundNanos)
                     : pingClockFrom + effectiveTimeoutNanos();
         } else if (config.activeProbing) {
             next = quietFrom + idleWaitNanos();
         }
-        if (!proven) {
+        if (!is(PROVEN)) {
             next = earliest(next, lastInboundAt + config.firstResponseNanos + lagAllowance(config.firstResponseNanos));
         } else if (config.readIdleNanos >= 0) {
             next = earliest(next, quietFrom + config.readIdleNanos + lagAllowance(config.readIdleNanos));
@@ -867,19 +894,19 @@ public final class LivenessMonitor {
                         now + config.writeStallStepNanos));
             } else if (sawWrite) {
                 next = earliest(next, now + config.writeStallStepNanos);
-            } else if (writeSinceCheck) {
+            } else if (is(WRITE_SINCE_CHECK)) {
                 // A write asked for a check that has not run yet: keep it (a re-plan after a read never drops it).
                 long check = now + config.writeStallStepNanos;
-                next = earliest(next, hasDeadline ? earliest(deadline, check) : check);
+                next = earliest(next, is(HAS_DEADLINE) ? earliest(deadline, check) : check);
             }
         }
-        if (readsPaused && next - (now + config.intervalNanos) > 0) {
+        if (is(READS_PAUSED) && next - (now + config.intervalNanos) > 0) {
             // Nothing is judged while reads are paused; look again within an interval (pings go on).
             next = now + config.intervalNanos;
         }
         // A deadline in the past fires at once; never ask for one before now.
         deadline = next - now < 0 ? now : next;
-        hasDeadline = true;
+        set(HAS_DEADLINE, true);
     }
 
     private static long earliest(long a, long b) {
@@ -893,7 +920,7 @@ public final class LivenessMonitor {
 
     /** Whether a timer should be armed. */
     public boolean hasDeadline() {
-        return hasDeadline;
+        return is(HAS_DEADLINE);
     }
 
     /** When {@link #onTimer(long)} should next be called, in ticker nanoseconds; valid if {@link #hasDeadline()}. */
@@ -918,7 +945,7 @@ public final class LivenessMonitor {
 
     /** Whether any byte has arrived from the peer since the connection became active. */
     public boolean proven() {
-        return proven;
+        return is(PROVEN);
     }
 
     /** How late the last timer check ran, in nanoseconds. */
@@ -931,9 +958,9 @@ public final class LivenessMonitor {
         return deadReason;
     }
 
-    /** The last measured round trip in nanoseconds, or -1. */
+    /** The last measured round trip in nanoseconds (to the microsecond), or -1. */
     public long lastRttNanos() {
-        return lastRttNanos;
+        return nanos(lastRttMicros);
     }
 
     /**
@@ -941,7 +968,7 @@ public final class LivenessMonitor {
      * first byte); 0 while a read is being processed.
      */
     public long sinceLastInboundNanos(long now) {
-        if (state == LivenessState.INACTIVE || inboundPending) {
+        if (state == LivenessState.INACTIVE || is(INBOUND_PENDING)) {
             return 0;
         }
         return Math.max(0, now - lastInboundAt);
@@ -952,7 +979,8 @@ public final class LivenessMonitor {
         Anomalies a = anomalies != null ? anomalies : NO_ANOMALIES;
         return new KeepaliveStats(state, u(pingsSent), u(pongsReceived), u(pingsMissedTotal), u(a.stalePongs),
                 u(a.duplicatePongs), u(a.unsolicitedPongs), u(peerPingsReceived), u(a.peerPingStrikes),
-                u(a.malformedProbeFrames), u(a.localStalls), lastRttNanos, smoothedRttNanos, u(a.probeErrors));
+                u(a.malformedProbeFrames), u(a.localStalls), nanos(lastRttMicros), nanos(smoothedRttMicros),
+                u(a.probeErrors));
     }
 
     private static final Anomalies NO_ANOMALIES = new Anomalies();
@@ -964,6 +992,6 @@ public final class LivenessMonitor {
     @Override
     public String toString() {
         return "LivenessMonitor{state=" + state + ", lastPingId=" + lastPingId + ", missed=" + missed
-                + (proven ? "" : ", unproven") + (deadReason == null ? "" : ", deadReason=" + deadReason) + '}';
+                + (is(PROVEN) ? "" : ", unproven") + (deadReason == null ? "" : ", deadReason=" + deadReason) + '}';
     }
 }

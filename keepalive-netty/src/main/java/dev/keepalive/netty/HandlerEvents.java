@@ -69,8 +69,8 @@ final class HandlerEvents extends LoopTimer.Entry implements Runnable, ChannelFu
     }
 
     private void closeForTooManyPings() {
-        if (!h.tooManyPingsLogged) {
-            h.tooManyPingsLogged = true;
+        if (!h.flag(KeepaliveHandler.TOO_MANY_PINGS_LOGGED)) {
+            h.flag(KeepaliveHandler.TOO_MANY_PINGS_LOGGED, true);
             log.warn("Closing {}: it pinged more often than every {} more than {} times in a row "
                     + "(too many pings); {} pings received", h.ctx.channel().remoteAddress(),
                     h.config.settings().minPeerPingInterval(), h.config.settings().peerPingStrikes(),

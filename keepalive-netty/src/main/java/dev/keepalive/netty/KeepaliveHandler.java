@@ -174,11 +174,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     /** Shared by every handler with equal settings ({@link Builder#config()}): settings, ticker, derived values. */
     final MonitorConfig config;
     final KeepaliveListener listener;
-    private final boolean applyTcpOptions;
     /** The builder's probe until {@link #handlerAdded}, then the one {@link KeepaliveProbe#forConnection} returned. */
     KeepaliveProbe probe;
-    /** Read once per write: {@code false} keeps the write path as it is for stateless probes. */
-    private boolean interceptsWrites;
     final LivenessMonitor monitor;
     /**
      * The timer task, the close listener and the probe sink in one object: one small allocation per connection
@@ -187,48 +184,55 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private final HandlerEvents hooks = new HandlerEvents(this);
 
     ChannelHandlerContext ctx;
-    private boolean initialized;
-    private boolean destroyed;
-    private boolean closeRequested;
-    /**
-     * With autoRead off, the application requested a read that has not completed yet. (A read requested while
-     * autoRead was on belongs to the auto-read loop, which Netty cancels when autoRead goes off.)
-     */
-    private boolean explicitReadPending;
-    /** A message reached {@link #channelRead} since the last {@code channelReadComplete}. */
-    private boolean readInBatch;
-    /** Whether the monitor was last told that reads are paused. */
-    private boolean readsPaused;
-    private boolean probeErrorLogged;
-    boolean tooManyPingsLogged;
     /** The connection's own Netty task, only where the loop's shared {@link LoopTimer} cannot serve. */
     private ScheduledFuture<?> timer;
     /** The event loop's timer, linking {@link #hooks}; resolved at the first arm. */
     private LoopTimer loopTimer;
-    private boolean timerResolved;
     private long timerDeadline;
     private volatile PeerDeadException deadCause;
     /** Read back when applied; the same instance for every connection on which the same options are in force. */
     private volatile EffectiveTcpOptions effectiveTcpOptions;
-    private boolean tcpOptionsApplied;
     private volatile KeepaliveStats lastStats;
     /** Read confirmations ({@link #confirmRead()}); created on first use. */
     ReadBarrier barrier;
-    private ScheduledFuture<?> barrierTimer;
     /** The channel's outbound buffer, kept to fail its writes with the reason when the transport closes it. */
     private ChannelOutboundBuffer outboundBuffer;
-    /** The peer's close was told as a retirement (once per connection). */
-    private boolean retired;
-    /** The last read from the socket ended the stream (the peer's FIN). */
-    private boolean endOfStream;
     /** An I/O error of the transport that no reason matched, for the close that follows it. */
     private IOException unclassifiedError;
+
+    /** The handler's yes-or-no state, a bit each (2 bytes where booleans took 14): */
+    private short flags;
+    /** {@link Builder#applyTcpOptions}. */
+    private static final int APPLY_TCP_OPTIONS = 1;
+    /** The probe intercepts writes (read once per write: stateless probes keep the write path as it is). */
+    private static final int INTERCEPTS_WRITES = 1 << 1;
+    private static final int INITIALIZED = 1 << 2;
+    private static final int DESTROYED = 1 << 3;
+    private static final int CLOSE_REQUESTED = 1 << 4;
+    /**
+     * With autoRead off, the application requested a read that has not completed yet. (A read requested while
+     * autoRead was on belongs to the auto-read loop, which Netty cancels when autoRead goes off.)
+     */
+    private static final int EXPLICIT_READ_PENDING = 1 << 5;
+    /** A message reached {@link #channelRead} since the last {@code channelReadComplete}. */
+    private static final int READ_IN_BATCH = 1 << 6;
+    /** The monitor was last told that reads are paused. */
+    private static final int READS_PAUSED = 1 << 7;
+    private static final int PROBE_ERROR_LOGGED = 1 << 8;
+    static final int TOO_MANY_PINGS_LOGGED = 1 << 9;
+    /** {@link #loopTimer} was looked up (at the first arm). */
+    private static final int TIMER_RESOLVED = 1 << 10;
+    private static final int TCP_OPTIONS_APPLIED = 1 << 11;
+    /** The peer's close was told as a retirement (once per connection). */
+    private static final int RETIRED = 1 << 12;
+    /** The last read from the socket ended the stream (the peer's FIN). */
+    private static final int END_OF_STREAM = 1 << 13;
 
     private KeepaliveHandler(Builder b) {
         this.config = b.config();
         this.probe = b.probe;
         this.listener = b.listener;
-        this.applyTcpOptions = b.applyTcpOptions;
+        flag(APPLY_TCP_OPTIONS, b.applyTcpOptions);
         this.monitor = new LivenessMonitor(config);
     }
 
@@ -316,7 +320,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             f.completeExceptionally(deadCause);
             return;
         }
-        if (destroyed || !ctx.channel().isActive()) {
+        if (flag(DESTROYED) || !ctx.channel().isActive()) {
             f.completeExceptionally(new IOException("the connection is closed: reads cannot be confirmed"));
             return;
         }
@@ -332,7 +336,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     /** Sends the barrier ping when it may go out, or arms its timer. */
     void pumpBarrier() {
-        if (destroyed || barrier == null) {
+        if (flag(DESTROYED) || barrier == null) {
             return;
         }
         long now = config.ticker().nanoTime();
@@ -346,14 +350,22 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             }
             // The protocol cannot carry a ping now: try again after a spacing.
         }
-        if (barrier.mustWait() && barrierTimer == null) {
+        if (barrier.mustWait() && barrier.timer() == null) {
             long delay = Math.max(barrier.sendAt() - now,
                     Math.max(1, config.settings().minPeerPingInterval().toNanos() / 4));
-            barrierTimer = ctx.executor().schedule(() -> {
-                barrierTimer = null;
+            barrier.timer(ctx.executor().schedule(() -> {
+                barrier.timer(null);
                 pumpBarrier();
-            }, delay, TimeUnit.NANOSECONDS);
+            }, delay, TimeUnit.NANOSECONDS));
         }
+    }
+
+    boolean flag(int flag) {
+        return (flags & flag) != 0;
+    }
+
+    void flag(int flag, boolean on) {
+        flags = (short) (on ? flags | flag : flags & ~flag);
     }
 
     // ---- lifecycle -------------------------------------------------------------------------------------------
@@ -375,7 +387,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
                     + "does, but returned " + bound);
         }
         probe = bound;
-        interceptsWrites = bound.interceptsWrites();
+        flag(INTERCEPTS_WRITES, bound.interceptsWrites());
         ch.closeFuture().addListener(hooks);
         if (ch.isRegistered()) {
             applyTcpOptionsOnce();
@@ -416,7 +428,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         // A local close after the peer announced its own (or a probe that retires the connection on that
         // announcement) is still the peer's retirement; any other local close is neither death nor retirement.
-        String retirement = retired || destroyed || deadCause != null || (closeRequested && !probe.closeAnnounced())
+        String retirement = flag(RETIRED) || flag(DESTROYED) || deadCause != null
+                || (flag(CLOSE_REQUESTED) && !probe.closeAnnounced())
                 ? null : probe.peerRetirement();
         if (retirement != null) {
             notifyPeerRetired(retirement);
@@ -428,10 +441,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     private void initialize() {
-        if (initialized || destroyed) {
+        if (flag(INITIALIZED) || flag(DESTROYED)) {
             return;
         }
-        initialized = true;
+        flag(INITIALIZED, true);
         monitor.useLoopHealth(LOOP_HEALTH.get());
         applyTcpOptionsOnce();
         outboundBuffer = ctx.channel().unsafe().outboundBuffer();
@@ -445,22 +458,22 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     /** The socket exists from registration on: options set then are in force when connect() completes (Netty
      *  completes the connect promise before it fires channelActive). */
     private void applyTcpOptionsOnce() {
-        if (applyTcpOptions && !tcpOptionsApplied && !destroyed && ctx.channel().isOpen()) {
-            tcpOptionsApplied = true;
+        if (flag(APPLY_TCP_OPTIONS) && !flag(TCP_OPTIONS_APPLIED) && !flag(DESTROYED) && ctx.channel().isOpen()) {
+            flag(TCP_OPTIONS_APPLIED, true);
             effectiveTcpOptions = TcpKeepaliveOptions.intern(
                     TcpKeepaliveOptions.apply(ctx.channel(), config.settings()));
         }
     }
 
     private void destroy() {
-        if (!destroyed) {
+        if (!flag(DESTROYED)) {
             probe.connectionEnded(deadCause);
         }
-        destroyed = true;
+        flag(DESTROYED, true);
         if (barrier != null) {
-            if (barrierTimer != null) {
-                barrierTimer.cancel(false);
-                barrierTimer = null;
+            if (barrier.timer() != null) {
+                barrier.timer().cancel(false);
+                barrier.timer(null);
             }
             PeerDeadException dead = deadCause;
             barrier.failAll(dead != null ? dead
@@ -475,7 +488,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
-        readInBatch = true;
+        flag(READ_IN_BATCH, true);
         monitor.onInbound();
         boolean consumed;
         try {
@@ -499,15 +512,15 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      */
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) throws Exception {
-        explicitReadPending = false;
+        flag(EXPLICIT_READ_PENDING, false);
         // The empty read at the end of the stream is no sign of life. (After messages, the same read pass may have
         // ended the stream too: the close that follows reads that again.)
-        if (readInBatch || !readEndedStream()) {
+        if (flag(READ_IN_BATCH) || !readEndedStream()) {
             if (monitor.onReadComplete()) {
                 moveTimer(); // a pong or the peer's ping re-planned the next ping, or the first bytes came
             }
         }
-        readInBatch = false;
+        flag(READ_IN_BATCH, false);
         ctx.fireChannelReadComplete();
     }
 
@@ -517,9 +530,9 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      */
     @Override
     public void read(ChannelHandlerContext ctx) throws Exception {
-        explicitReadPending = !ctx.channel().config().isAutoRead();
-        if (readsPaused) {
-            readsPaused = false;
+        flag(EXPLICIT_READ_PENDING, !ctx.channel().config().isAutoRead());
+        if (flag(READS_PAUSED)) {
+            flag(READS_PAUSED, false);
             if (monitor.onReadsPaused(false)) {
                 arm();
             }
@@ -545,7 +558,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
                 reason = DeadPeerReason.WRITE_STALL; // zero-window probes answered until TCP_USER_TIMEOUT
             }
         }
-        if (reason != null && !closeRequested && monitor.markDead(reason)) {
+        if (reason != null && !flag(CLOSE_REQUESTED) && monitor.markDead(reason)) {
             PeerDeadException e = newDeadException(reason, diagnosis, cause);
             deadCause = e;
             failPendingWrites(e);
@@ -560,7 +573,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
-        if (initialized && !destroyed && config.settings().writeStallTimeout().isPresent()) {
+        if (flag(INITIALIZED) && !flag(DESTROYED) && config.settings().writeStallTimeout().isPresent()) {
             sampleOutbound();
             arm();
         }
@@ -588,7 +601,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     private void forward(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-        if (interceptsWrites) {
+        if (flag(INTERCEPTS_WRITES)) {
             probe.write(ctx, msg, promise);
         } else {
             ctx.write(msg, promise);
@@ -597,7 +610,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void close(ChannelHandlerContext ctx, ChannelPromise promise) throws Exception {
-        closeRequested = true;
+        flag(CLOSE_REQUESTED, true);
         super.close(ctx, promise);
     }
 
@@ -615,7 +628,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     void arm() {
-        if (destroyed || !monitor.hasDeadline()) {
+        if (flag(DESTROYED) || !monitor.hasDeadline()) {
             cancelTimer();
             return;
         }
@@ -642,8 +655,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * the system's (fake time), or where the loop is not the thread's own (embedded channels).
      */
     private LoopTimer loopTimer() {
-        if (!timerResolved) {
-            timerResolved = true;
+        if (!flag(TIMER_RESOLVED)) {
+            flag(TIMER_RESOLVED, true);
             if (config.timerTickNanos() > 0 && !(ctx.channel() instanceof EmbeddedChannel)) {
                 loopTimer = LoopTimer.of(ctx.executor());
             }
@@ -680,13 +693,13 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      */
     void onTimer() {
         timer = null;
-        if (destroyed) {
+        if (flag(DESTROYED)) {
             return;
         }
         try {
-            boolean paused = !explicitReadPending && !ctx.channel().config().isAutoRead();
-            if (paused != readsPaused) {
-                readsPaused = paused;
+            boolean paused = !flag(EXPLICIT_READ_PENDING) && !ctx.channel().config().isAutoRead();
+            if (paused != flag(READS_PAUSED)) {
+                flag(READS_PAUSED, paused);
                 monitor.onReadsPaused(paused);
             }
             if (config.settings().writeStallTimeout().isPresent()) {
@@ -707,8 +720,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     void probeError(String what, Throwable t) {
         monitor.onProbeError();
-        if (!probeErrorLogged) {
-            probeErrorLogged = true;
+        if (!flag(PROBE_ERROR_LOGGED)) {
+            flag(PROBE_ERROR_LOGGED, true);
             log.warn("{} failed on the connection to {} (logged once per connection; the connection stays "
                     + "watched, probe errors so far: {})", what, ctx.channel().remoteAddress(),
                     monitor.stats().probeErrors(), t);
@@ -834,7 +847,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      */
     private boolean readEndedStream() {
         if (ConnectionEnd.lastReadEndedStream(ctx.channel())) {
-            endOfStream = true;
+            flag(END_OF_STREAM, true);
             return true;
         }
         return false;
@@ -860,11 +873,11 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * started elsewhere on this side is {@link DeadPeerReason#CLOSED_LOCALLY}.
      */
     private void onConnectionLost() {
-        if (closeRequested || deadCause != null || retired || !initialized) {
+        if (flag(CLOSE_REQUESTED) || deadCause != null || flag(RETIRED) || !flag(INITIALIZED)) {
             return; // asked for, told already, or never connected (a failed connect is no lost connection)
         }
         Throwable writeError = ConnectionEnd.transportCloseCause(ctx.channel());
-        boolean ended = endOfStream || readEndedStream(); // io_uring closes before its read completes
+        boolean ended = flag(END_OF_STREAM) || readEndedStream(); // io_uring closes before its read completes
         DeadPeerReason reason = ConnectionEnd.reason(writeError, ended, unclassifiedError);
         if (reason == DeadPeerReason.CLOSED_BY_PEER || probe.closeAnnounced()) {
             // A close its protocol allows with nothing in flight (or one the peer announced) is a retirement.
@@ -908,10 +921,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     /** The peer closed the connection as its protocol allows, with nothing in flight: a quiet event, no death. */
     private void notifyPeerRetired(String how) {
-        if (retired) {
+        if (flag(RETIRED)) {
             return;
         }
-        retired = true;
+        flag(RETIRED, true);
         monitor.onClosed();
         lastStats = monitor.stats();
         SocketAddress remote = ctx.channel().remoteAddress();

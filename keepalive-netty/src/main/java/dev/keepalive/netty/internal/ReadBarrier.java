@@ -6,6 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Future;
 
 /**
  * Read confirmations of one connection ({@code KeepaliveHandler.confirmRead()}): each request completes with the pong
@@ -35,11 +36,23 @@ public final class ReadBarrier {
     private long lastSentAt;
     private long seq;
     private long pingsSent;
+    /** The transport's wake-up for {@link #sendAt()}, kept here by the handler (one field less per connection). */
+    private Future<?> timer;
 
     /** Barrier pings at least {@code spacingNanos} apart. */
     public ReadBarrier(Ticker ticker, long spacingNanos) {
         this.ticker = Objects.requireNonNull(ticker, "ticker");
         this.spacingNanos = Math.max(0, spacingNanos);
+    }
+
+    /** The transport's pending wake-up for {@link #sendAt()}, or {@code null}. */
+    public Future<?> timer() {
+        return timer;
+    }
+
+    /** Records the transport's pending wake-up ({@code null}: none). */
+    public void timer(Future<?> timer) {
+        this.timer = timer;
     }
 
     /** A new request, completed by the pong of the next barrier ping sent. */
