@@ -501,12 +501,17 @@ public final class IdleScaleBenchmark {
 
         /** Pings written by all processes, per millisecond of the window. */
         public int[] pingsPerMilli() {
+            return pingsPerMilli(List.of(clients, servers));
+        }
+
+        /** Pings written by the processes of {@code sides}, per millisecond of the window. */
+        int[] pingsPerMilli(List<List<ProcessReport>> sides) {
             int length = 0;
             for (ProcessReport p : clients) {
                 length = Math.max(length, p.pingsPerMilli().length);
             }
             int[] sum = new int[length];
-            for (List<ProcessReport> ps : List.of(clients, servers)) {
+            for (List<ProcessReport> ps : sides) {
                 for (ProcessReport p : ps) {
                     for (int i = 0; i < Math.min(length, p.pingsPerMilli().length); i++) {
                         sum[i] += p.pingsPerMilli()[i];
@@ -518,6 +523,11 @@ public final class IdleScaleBenchmark {
 
         public Spread spread() {
             return Spread.of(pingsPerMilli());
+        }
+
+        /** How the pings of the clients alone ({@code true}) or of the servers alone spread. */
+        public Spread spread(boolean clientsOnly) {
+            return Spread.of(pingsPerMilli(List.of(clientsOnly ? clients : servers)));
         }
 
         /** Lateness of the 10 ms timers of all client loops, ascending. */
@@ -939,6 +949,14 @@ public final class IdleScaleBenchmark {
         t.row("  uniform random placement would give", cell(m, r -> r.pings() == 0 ? "-" : String.format(
                 Locale.ROOT, "%,d = %.2f", r.spread().uniformMax(), r.spread().uniformMax() / r.spread().mean())),
                 "", "");
+        for (boolean clientsOnly : new boolean[] {true, false}) {
+            t.row(clientsOnly ? "  the clients' pings alone: largest / mean, random"
+                    : "  the servers' pings alone: largest / mean, random", cell(m, r -> {
+                        Spread s = r.spread(clientsOnly);
+                        return s.pings() == 0 ? "-" : String.format(Locale.ROOT, "%.2f, %.2f", s.ratio(),
+                                s.uniformMax() / s.mean());
+                    }), "", "");
+        }
         t.row("most pings in one millisecond", cell(m, r -> r.pings() == 0 ? "-" : String.format(Locale.ROOT, "%,d",
                 r.spread().maxPerMilli())));
         String lateTarget = lib == null ? "" : String.format(Locale.ROOT, "p99 <= %d ms: %s%s",
