@@ -535,9 +535,8 @@ public final class LivenessMonitor {
             set(FULL_WAIT_NEXT, true);
             set(RESPREAD_NEXT, false);
             set(FIRST_SILENCE, false);
-            set(INTERVAL_DRAWN, false);
             recordInbound(now);
-            set(INTERVAL_DRAWN, false);
+            set(INTERVAL_DRAWN, false); // a new wait, even within the read that set quietFrom
             replan(now);
         }
         return PeerPingVerdict.ANSWER;

@@ -471,10 +471,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         flag(DESTROYED, true);
         if (barrier != null) {
-            if (barrier.timer() != null) {
-                barrier.timer().cancel(false);
-                barrier.timer(null);
-            }
+            barrier.cancelTimer();
             PeerDeadException dead = deadCause;
             barrier.failAll(dead != null ? dead
                     : new IOException("the connection closed before the peer confirmed reading"));

@@ -100,8 +100,8 @@ public final class KernelDiagnosis {
      *   <li>nothing unacknowledged, and the last acknowledgement came after the peer's last inbound byte: the peer's
      *       kernel took our later bytes (our ping), {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING};</li>
      *   <li>nothing unacknowledged after a ping, our last data left no earlier than the peer's last inbound byte
-     *       (within the margin) and was acknowledged no earlier than it left: the same, for a ping that left within {@value #ACK_MARGIN_MILLIS}
-     *       ms of the peer's last byte, {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING};</li>
+     *       (within the margin) and was acknowledged no earlier than it left: the same, for a ping that left within
+     *       {@value #ACK_MARGIN_MILLIS} ms of the peer's last byte, {@link PeerDiagnosis#APPLICATION_NOT_ANSWERING};</li>
      *   <li>we sent after the peer's last inbound byte (our pings, or data the kernel sent), and no acknowledgement
      *       came since: {@link PeerDiagnosis#HOST_OR_PATH_UNREACHABLE} (also when the kernel could not even send,
      *       its route to the peer being gone: then nothing counts as unacknowledged);</li>

@@ -55,6 +55,14 @@ public final class ReadBarrier {
         this.timer = timer;
     }
 
+    /** Cancels the transport's pending wake-up, if any. */
+    public void cancelTimer() {
+        if (timer != null) {
+            timer.cancel(false);
+            timer = null;
+        }
+    }
+
     /** A new request, completed by the pong of the next barrier ping sent. */
     public void add(CompletableFuture<Void> request) {
         waiting.add(request);
