@@ -59,6 +59,14 @@ final class ChatDemo {
     /** Allowed beyond a client's detection bound: timer lateness, and the firewall watcher's 25 ms polling. */
     static final Duration DETECTION_SLACK = Duration.ofSeconds(1);
     static final String[] SERVER_FLAGS = {"--ping-interval", "1m"};
+    /** Every wait before one of alice's pings, the shortened ones included, ends before the firewall forgets. */
+    static final String[] ALICE_FLAGS = {"--ping-interval", "1s", "--ping-timeout", "1s"};
+    /**
+     * carol's pings come exactly 3 s after the silence began: without jitter, no wait is shortened, not even a
+     * connection's first, which jitter would spread over the whole interval (so it could come before the firewall
+     * forgets, and her flow would survive the quiet period by chance).
+     */
+    static final String[] CAROL_FLAGS = {"--ping-interval", "3s", "--ping-timeout", "1s", "--ping-jitter", "0"};
     static final String[] RECONNECT_FLAGS = {"--reconnect-initial", "100ms", "--reconnect-max", "1s"};
 
     private final PrintStream out;
@@ -83,10 +91,9 @@ final class ChatDemo {
         // The firewall is a userspace proxy: only application bytes refresh it, so the kernel's TCP options (which
         // Java's NIO cannot all set, as the library would warn on stderr) play no part in this story.
         ((ch.qos.logback.classic.Logger) LoggerFactory.getLogger(TcpKeepaliveOptions.class)).setLevel(Level.ERROR);
-        people.put("alice", new Person("alice", "pings often enough", "--ping-interval", "1s",
-                "--ping-timeout", "1s"));
+        people.put("alice", new Person("alice", "pings often enough", ALICE_FLAGS));
         people.put("bob", new Person("bob", "no keepalive", "--no-keepalive"));
-        people.put("carol", new Person("carol", "pings too rarely", "--ping-interval", "3s", "--ping-timeout", "1s"));
+        people.put("carol", new Person("carol", "pings too rarely", CAROL_FLAGS));
 
         KeepaliveOptions serverFlags = flags(SERVER_FLAGS);
         ChatServer server = ChatServer.start(new ChatServer.Config(new InetSocketAddress("127.0.0.1", 0),
@@ -155,13 +162,18 @@ final class ChatDemo {
         out.println("keepalive demo: a chat server behind a stateful firewall that forgets flows idle for "
                 + FIREWALL_IDLE.toSeconds() + " s, and three clients through it");
         out.println();
-        out.printf("  %-9s %-45s %s%n", "server", "server " + String.join(" ", SERVER_FLAGS),
+        String firewallPath = ChatEvent.address(firewall.address()) + " -> " + ChatEvent.address(server.address());
+        int width = firewallPath.length();
+        for (Person p : people.values()) {
+            width = Math.max(width, ("client " + String.join(" ", p.ownFlags)).length());
+        }
+        String row = "  %-9s %-" + width + "s   %s%n";
+        out.printf(row, "server", "server " + String.join(" ", SERVER_FLAGS),
                 "pings its clients only every minute: it keeps no flow alive");
-        out.printf("  %-9s %-45s %s%n", "firewall", ChatEvent.address(firewall.address()) + " -> "
-                + ChatEvent.address(server.address()), "forgets a flow after " + FIREWALL_IDLE.toSeconds()
+        out.printf(row, "firewall", firewallPath, "forgets a flow after " + FIREWALL_IDLE.toSeconds()
                 + " s without a byte, then drops its packets both ways (no RST, no FIN)");
         for (Person p : people.values()) {
-            out.printf("  %-9s %-45s %s%n", p.name, "client " + String.join(" ", p.ownFlags), p.plan());
+            out.printf(row, p.name, "client " + String.join(" ", p.ownFlags), p.plan());
         }
         out.printf("  %-9s %s%n", "", "(each client also has " + String.join(" ", RECONNECT_FLAGS) + ")");
         out.flush();

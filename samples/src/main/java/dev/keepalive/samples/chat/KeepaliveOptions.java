@@ -33,6 +33,13 @@ final class KeepaliveOptions {
             description = "How long a ping may go unanswered; two missed pings make the peer dead (default 10s).")
     Duration pingTimeout;
 
+    @Option(names = "--ping-jitter", paramLabel = "FRACTION",
+            description = "Shorten each wait before a ping by a random fraction of the interval up to this, 0..0.5, "
+                    + "so that many connections do not ping together; a connection's first wait is then spread over "
+                    + "the whole interval. 0: every ping exactly --ping-interval after the silence began (default "
+                    + "0.2).")
+    Double pingJitter;
+
     @Option(names = "--tcp-keepalive", paramLabel = "IDLE,INTERVAL,COUNT",
             description = "Kernel TCP keepalive: idle time before the first probe, time between probes (whole "
                     + "seconds), probes before the kernel gives up, e.g. 30s,5s,4 (default: derived from the ping "
@@ -106,6 +113,9 @@ final class KeepaliveOptions {
     KeepaliveSettings settings() {
         positive("--ping-interval", pingInterval);
         positive("--ping-timeout", pingTimeout);
+        if (pingJitter != null && !(pingJitter >= 0 && pingJitter <= 0.5)) {
+            throw error("--ping-jitter must be a fraction in 0..0.5, but was " + pingJitter);
+        }
         if (tcpUserTimeout != null && tcpUserTimeout.toNanos() % 1_000_000 != 0) {
             throw error("--tcp-user-timeout must be whole milliseconds, but was " + tcpUserTimeout.toNanos()
                     + " ns");
@@ -123,6 +133,9 @@ final class KeepaliveOptions {
             if (pingTimeout != null) {
                 conflicting.add("--ping-timeout");
             }
+            if (pingJitter != null) {
+                conflicting.add("--ping-jitter");
+            }
             if (tcpKeepalive != null) {
                 conflicting.add("--tcp-keepalive");
             }
@@ -139,6 +152,9 @@ final class KeepaliveOptions {
         }
         if (pingTimeout != null) {
             b.pingTimeout(pingTimeout);
+        }
+        if (pingJitter != null) {
+            b.pingJitter(pingJitter);
         }
         if (tcpKeepalive != null) {
             b.tcpKeepIdle(tcpKeepalive.idle()).tcpKeepInterval(tcpKeepalive.interval())
@@ -204,6 +220,10 @@ final class KeepaliveOptions {
         }
         add(out, "--ping-interval", pingInterval);
         add(out, "--ping-timeout", pingTimeout);
+        if (pingJitter != null) {
+            out.add("--ping-jitter " + (pingJitter == Math.rint(pingJitter) ? String.valueOf(pingJitter.longValue())
+                    : String.valueOf(pingJitter)));
+        }
         if (tcpKeepalive != null) {
             out.add("--tcp-keepalive " + Durations.format(tcpKeepalive.idle()) + ','
                     + Durations.format(tcpKeepalive.interval()) + ',' + tcpKeepalive.count());

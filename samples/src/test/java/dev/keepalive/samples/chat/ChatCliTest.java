@@ -40,6 +40,10 @@ class ChatCliTest {
             "client --port 7000 --name alice --ping-interval -1s            | --ping-interval",
             "client --port 7000 --name alice --ping-interval 0s             | --ping-interval",
             "client --port 7000 --name alice --ping-timeout 0               | --ping-timeout",
+            "client --port 7000 --name alice --ping-jitter 0.6              | --ping-jitter",
+            "client --port 7000 --name alice --ping-jitter -0.1             | --ping-jitter",
+            "client --port 7000 --name alice --ping-jitter lots             | --ping-jitter",
+            "client --port 7000 --name alice --no-keepalive --ping-jitter 0 | --ping-jitter",
             "client --port 7000 --name alice --tcp-keepalive 30s,5s         | --tcp-keepalive",
             "client --port 7000 --name alice --tcp-keepalive 30s,5s,x       | --tcp-keepalive",
             "client --port 7000 --name alice --tcp-keepalive 30s,500ms,4    | --tcp-keepalive",
@@ -115,7 +119,7 @@ class ChatCliTest {
         }
         String client = run("client", "--help").out();
         for (String flag : List.of("--host", "--port", "--name", "--events", "--ping-interval", "--ping-timeout",
-                "--tcp-keepalive", "--tcp-user-timeout", "--connect-timeout", "--reconnect-initial",
+                "--ping-jitter", "--tcp-keepalive", "--tcp-user-timeout", "--connect-timeout", "--reconnect-initial",
                 "--reconnect-max", "--no-keepalive")) {
             assertTrue(client.contains(flag), flag);
         }
@@ -123,18 +127,20 @@ class ChatCliTest {
 
     @Test
     void keepaliveFlagsBecomeSettings() {
-        KeepaliveOptions o = ChatDemo.flags("--ping-interval", "2s", "--ping-timeout", "500ms",
+        KeepaliveOptions o = ChatDemo.flags("--ping-interval", "2s", "--ping-timeout", "500ms", "--ping-jitter", "0.1",
                 "--tcp-keepalive", "10,3s,4", "--tcp-user-timeout", "7s", "--connect-timeout", "1.5s",
                 "--reconnect-initial", "50ms", "--reconnect-max", "2s");
         var s = o.settings();
         assertEquals(Duration.ofSeconds(2), s.pingInterval());
         assertEquals(Duration.ofMillis(500), s.pingTimeout());
+        assertEquals(0.1, s.pingJitter());
         assertEquals(Duration.ofSeconds(10), s.tcpKeepIdle());
         assertEquals(Duration.ofSeconds(3), s.tcpKeepInterval());
         assertEquals(4, s.tcpKeepCount());
         assertEquals(Duration.ofSeconds(7), s.tcpUserTimeout());
         assertEquals(Duration.ofMillis(1500), o.policy().connectTimeout());
-        assertEquals(List.of("--ping-interval 2s", "--ping-timeout 500ms", "--tcp-keepalive 10s,3s,4",
+        assertEquals(List.of("--ping-interval 2s", "--ping-timeout 500ms", "--ping-jitter 0.1",
+                "--tcp-keepalive 10s,3s,4",
                 "--tcp-user-timeout 7s", "--connect-timeout 1500ms", "--reconnect-initial 50ms",
                 "--reconnect-max 2s"), o.describe());
 
