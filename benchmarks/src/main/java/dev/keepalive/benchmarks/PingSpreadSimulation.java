@@ -50,7 +50,10 @@ public final class PingSpreadSimulation {
     private final int connections;
     private final long interval;
     private final Machine machine;
+    /** The policy's draws (jitter, the loops' first phases); the machine's (delays, stalls) are apart, so that
+     *  two builds of the core meet the same stalls. */
     private final SplittableRandom random;
+    private final SplittableRandom delays;
     private final ManualTicker ticker = new ManualTicker(0);
     private final PriorityQueue<Event> queue = new PriorityQueue<>();
     private final Loop[] clientLoops;
@@ -69,11 +72,13 @@ public final class PingSpreadSimulation {
         this.interval = interval.toNanos();
         this.machine = machine;
         this.random = new SplittableRandom(seed);
+        SplittableRandom machineRandom = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + 1);
+        this.delays = machineRandom.split();
         this.clientLoops = new Loop[machine.loopsPerSide];
         this.serverLoops = new Loop[machine.loopsPerSide];
         for (int i = 0; i < machine.loopsPerSide; i++) {
-            clientLoops[i] = new Loop(random.nextDouble());
-            serverLoops[i] = new Loop(random.nextDouble());
+            clientLoops[i] = new Loop(random.nextDouble(), machineRandom.split());
+            serverLoops[i] = new Loop(random.nextDouble(), machineRandom.split());
         }
         long lastOpen = (connections - 1) * machine.openRateNanos;
         this.windowFrom = lastOpen + warmup.toNanos();
@@ -113,7 +118,7 @@ public final class PingSpreadSimulation {
                 break;
             }
             Loop loop = e.end.loop;
-            long now = loop.admit(e.at, random, machine);
+            long now = loop.admit(e.at, machine);
             if (now != e.at) {
                 e.at = now;
                 queue.add(e); // the loop is busy or stalled: the event waits, in its order
@@ -151,7 +156,7 @@ public final class PingSpreadSimulation {
 
     private long oneWay() {
         return machine.oneWayNanos + (machine.oneWayJitterNanos == 0 ? 0
-                : (long) (-Math.log(1 - random.nextDouble()) * machine.oneWayJitterNanos));
+                : (long) (-Math.log(1 - delays.nextDouble()) * machine.oneWayJitterNanos));
     }
 
     enum Kind { OPEN, ACCEPT, HELLO, PING, PONG, TIMER }
@@ -181,15 +186,19 @@ public final class PingSpreadSimulation {
     /** A simulated event loop: serves one event at a time, and stops for a stall now and then. */
     static final class Loop {
         final LoopHealth health;
+        /** This loop's own stalls: the same sequence in time whatever the events. */
+        final SplittableRandom stalls;
         long freeAt;
         long nextStallAt = -1;
 
-        Loop(double firstPhase) {
+        Loop(double firstPhase, SplittableRandom stalls) {
             this.health = new LoopHealth(firstPhase);
+            this.stalls = stalls;
         }
 
         /** When an event due at {@code at} can run: {@code at}, or later when the loop is busy or stalls. */
-        long admit(long at, SplittableRandom random, Machine m) {
+        long admit(long at, Machine m) {
+            SplittableRandom random = stalls;
             if (m.stallsPerSecond > 0) {
                 if (nextStallAt < 0) {
                     nextStallAt = (long) (-Math.log(1 - random.nextDouble()) / m.stallsPerSecond * 1e9);
