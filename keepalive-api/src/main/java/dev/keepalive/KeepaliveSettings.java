@@ -36,9 +36,9 @@ import java.util.Optional;
  *       dead</td></tr>
  *   <tr><td>pingJitter</td><td>0.2</td><td>0..0.5</td><td>each idle wait after other traffic is shortened by a
  *       random fraction up to this, so that many connections do not ping together; on a connection where only
- *       pings and pongs pass, the wait is steady: {@code pingInterval x (1 - pingJitter / 8)}, less up to a
- *       sixteenth of the jitter; a connection's first wait, with the handler, is spread evenly over that steady
- *       period</td></tr>
+ *       pings and pongs pass, the pings are planned a steady {@code pingInterval x (1 - pingJitter / 8)} apart;
+ *       a connection's first ping, with the handler, falls in its own slot of that period, the slots spread
+ *       evenly</td></tr>
  *   <tr><td>readIdleTimeout</td><td>none</td><td>&gt; 0</td><td>dead when nothing at all arrives for this
  *       long</td></tr>
  *   <tr><td>writeStallTimeout</td><td>none</td><td>&gt; 0</td><td>dead when outbound bytes stay pending without

@@ -71,10 +71,14 @@ import java.util.function.DoubleSupplier;
  * </ul>
  *
  * <h2>Pings</h2>
- * A ping goes out after {@code pingInterval x (1 - r x pingJitter)} of silence (r uniform in [0, 1)); when the
- * silence began with the pong that answered our last ping (an idle connection), after the steady
- * {@code pingInterval x (1 - pingJitter / 8 - r x pingJitter / 16)}, so that it pings about once an interval and
- * keeps its place among the connections spread evenly at their first wait. Retries go
+ * A ping goes out after {@code pingInterval x (1 - r x pingJitter)} of silence (r uniform in [0, 1)). On an idle
+ * connection, where only our pings and their pongs pass, each ping is planned one steady period,
+ * {@code pingInterval x (1 - pingJitter / 8)}, after the time the one before was planned for (not after it left, nor
+ * after its pong), so that the connection pings about once an interval and keeps its place among the connections
+ * spread evenly at their first ping, whatever its round trips and its loop's lateness; after a ping that was a retry,
+ * or that left too late to keep its place (more than {@code pingInterval x 7 x pingJitter / 8} after its planned
+ * time: the next would then follow it closer than the peer's flood rule allows), the wait from its pong is the steady
+ * period less up to a sixteenth of the jitter. Retries go
  * out each ping timeout after a miss, and a write on a connection quiet for at least the ping interval, with no ping
  * outstanding, sends a ping at once (gRPC's A8 rule). The peer's pings are answered; a peer that pings more often
  * than {@code minPeerPingInterval} more than {@code peerPingStrikes} times in a row is closed, with at most one
@@ -84,9 +88,10 @@ import java.util.function.DoubleSupplier;
  * <p>One end pings: while none of our pings is outstanding, a ping from the peer makes our next ping wait a full
  * interval from it, without jitter ({@link #onPeerPing()}); when both ends run this monitor with the same interval,
  * the end that pinged first keeps pinging (its waits are shorter) and the other answers. With
- * {@link MonitorConfig#spreadingFirstPings}, a connection's first wait is spread evenly over one steady ping period,
- * so connections opened together do not ping in waves. A read that carried an answering pong or a peer's ping
- * re-plans the next ping once ({@link #onReadComplete()} returns {@code true}); other traffic is only recorded.
+ * {@link MonitorConfig#spreadingFirstPings}, a connection's first ping falls in its own slot of the steady period
+ * counted on the clock, the slots of a loop spread evenly, so connections opened together do not ping in waves. A
+ * read that carried an answering pong or a peer's ping re-plans the next ping once ({@link #onReadComplete()}
+ * returns {@code true}); other traffic is only recorded.
  *
  * <p>Per connection the monitor holds only its own state; what derives from the settings is in a
  * {@link MonitorConfig} shared by every monitor with the same settings.
@@ -193,6 +198,8 @@ public final class LivenessMonitor {
     private static final int PEER_PING_IN_THIS_READ = 1 << 14;
     /** {@link #deadline} is set. */
     private static final int HAS_DEADLINE = 1 << 15;
+    /** {@link #currentIntervalNanos} ends at a time fixed on the clock (one steady period after our last ping). */
+    private static final int ANCHORED_WAIT = 1 << 18;
     /** Bits 16 and 17: re-probes sent in a row because the loop stalled (at most {@link #MAX_STALL_REPROBES}). */
     private static final int STALL_REPROBES_SHIFT = 16;
     private static final int STALL_REPROBES_MASK = 3 << STALL_REPROBES_SHIFT;
@@ -353,9 +360,13 @@ public final class LivenessMonitor {
         }
         boolean first = !is(PROVEN);
         boolean drawn = is(INTERVAL_DRAWN);
+        long quietBefore = quietFrom;
         recordInbound(now);
         if (replan) {
             set(INTERVAL_DRAWN, drawn); // the wait drawn at the pong or peer ping holds for the silence after this read
+            if (drawn && is(ANCHORED_WAIT)) {
+                currentIntervalNanos = Math.max(0, currentIntervalNanos - (quietFrom - quietBefore)); // same end
+            }
         }
         if (first || replan) {
             computeDeadline(now, false);
@@ -475,6 +486,8 @@ public final class LivenessMonitor {
         pongsReceived++;
         recordRtt(now - lastPingSentAt);
         if (isWatching()) {
+            long planned = quietFrom + currentIntervalNanos; // the answered ping's planned time, if it was idle
+            boolean keepsPlace = keepsPlace(planned);
             recordInbound(now);
             state = LivenessState.WATCHING;
             missed = 0;
@@ -482,6 +495,14 @@ public final class LivenessMonitor {
             set(RECHECKING, false);
             set(INTERVAL_DRAWN, false);
             set(STEADY_WAIT_NEXT, true);
+            if (keepsPlace) {
+                // The next ping one steady period after the answered one's planned time (see keepsPlace).
+                currentIntervalNanos = Math.max(0, planned + steadyWaitNanos(config.intervalNanos) - quietFrom);
+                set(STEADY_WAIT_NEXT, false);
+                set(RESPREAD_NEXT, false);
+                set(ANCHORED_WAIT, true);
+                set(INTERVAL_DRAWN, true);
+            }
             replan(now);
         }
         return PongResult.ANSWERED;
@@ -777,6 +798,25 @@ public final class LivenessMonitor {
         state = LivenessState.PING_OUTSTANDING;
     }
 
+    /**
+     * Whether the next ping keeps this connection's place: one steady period after the time the answered ping was
+     * planned for ({@code planned}), not after it left, nor after its pong. Counted from the pong, each connection
+     * would move by its own round trip every period, and counted from the departure by its own timer lateness: the
+     * even places of the first waits would drift into clumps, and pings that a late loop sent together would stay
+     * together. Only for an idle ping that left at most {@code period - interval x (1 - jitter)} after its planned
+     * time, so that the pings stay at least {@code interval x (1 - jitter)} apart, as the peer's flood rule allows;
+     * otherwise the pong's time counts (and a ping a stalled loop sent late is followed by a spread wait). Call
+     * before the pong's {@link #recordInbound}.
+     */
+    private boolean keepsPlace(long planned) {
+        if (pingCause != PingCause.IDLE || !is(INTERVAL_DRAWN) || !config.activeProbing) {
+            return false;
+        }
+        long interval = config.intervalNanos;
+        long late = lastPingSentAt - planned;
+        return late >= 0 && late <= steadyWaitNanos(interval) - (interval - (long) (interval * config.jitter));
+    }
+
     private void recordRtt(long rttNanos) {
         int rtt = (int) Math.min(Integer.MAX_VALUE, Math.max(0, rttNanos) / 1000);
         lastRttMicros = rtt;
@@ -820,12 +860,15 @@ public final class LivenessMonitor {
             } else if (is(FIRST_SILENCE) && is(PEER_PINGS_FIRST)) {
                 currentIntervalNanos = interval; // the peer is expected to ping first
             } else if (is(FIRST_SILENCE) && config.spreadFirstPings && config.jitter > 0) {
-                // The first wait spreads evenly over one steady ping period, ending at the full interval: the steady
-                // waits that follow keep the connections of a loop evenly apart. (No ping of ours came before it,
-                // so it cannot look like a flood to the peer.)
+                // The first wait ends in this connection's slot of the steady ping period: a place in the period
+                // counted on the clock itself, not from this connection's start, so that the connections of a loop
+                // are evenly apart however unevenly they opened, and the steady waits that follow keep them so. It
+                // lasts between the interval less one period and the interval. (No ping of ours came before it, so
+                // it cannot look like a flood to the peer.)
                 long period = steadyWaitNanos(interval);
-                long cut = (long) (period * phase());
-                currentIntervalNanos = interval - Math.max(0, Math.min(cut, period));
+                long shortest = interval - period;
+                long slot = Math.max(0, Math.min((long) (period * phase()), period - 1));
+                currentIntervalNanos = shortest + Math.floorMod(slot - (quietFrom + shortest), period);
             } else if (is(RESPREAD_NEXT) && config.jitter > 0) {
                 // After a stall: the usual jitter range, with an evenly spread phase instead of a random one, so
                 // that the pings the stall bunched spread out again at once (never closer to the last ping than
@@ -834,11 +877,11 @@ public final class LivenessMonitor {
                 long cut = (long) (interval * config.jitter * phase());
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
             } else if (is(STEADY_WAIT_NEXT)) {
-                // Nothing but our ping and its pong since the last wait: nearly the same wait again, so that an idle
-                // connection pings about once an interval (not once a mean jittered wait) and keeps its place among
-                // the others, with a small draw (a sixteenth of the jitter) so that connections a stall bunched
-                // drift apart. It ends a little before the full interval, which the peer waits after our ping, so
-                // the peer never pings too.
+                // Nothing but our ping and its pong since the last wait, but that ping was off its schedule (a
+                // retry, a re-probe, or sent too late to keep its place, see onPong): nearly the same wait again,
+                // so that an idle connection pings about once an interval, with a small draw (a sixteenth of the
+                // jitter) so that connections bunched together drift apart. It ends a little before the full
+                // interval, which the peer waits after our ping, so the peer never pings too.
                 long cut = (long) (interval * config.jitter / 16 * config.random.getAsDouble());
                 currentIntervalNanos = steadyWaitNanos(interval) - Math.max(0, cut);
             } else {
@@ -846,6 +889,7 @@ public final class LivenessMonitor {
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
             }
             set(STEADY_WAIT_NEXT, false);
+            set(ANCHORED_WAIT, false);
             set(INTERVAL_DRAWN, true);
         }
         return currentIntervalNanos;

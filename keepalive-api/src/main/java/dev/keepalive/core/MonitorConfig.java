@@ -122,12 +122,13 @@ public final class MonitorConfig {
 
     /**
      * The same, except that a connection's first idle wait (the one that starts when the connection becomes active
-     * or with its first read, whichever is later; no later one) is spread evenly over one steady ping period: it is
-     * {@code pingInterval - u x pingInterval x (1 - pingJitter / 8)}, {@code u} in [0, 1) from {@code phases}, or,
-     * when {@code phases} is {@code null}, from the event loop's {@link LoopHealth#nextPhase()} (a low-discrepancy
-     * sequence: connections opened together get phases spread evenly, not in clumps as random ones). Connections
-     * opened together then ping evenly spread from their first ping on, instead of in waves until the jitter drifts
-     * them apart. The wait after an idle ping that went out {@link LoopHealth#LAG_THRESHOLD_NANOS} or more late takes
+     * or with its first read, whichever is later; no later one) ends in the connection's slot of one steady ping
+     * period {@code P = pingInterval x (1 - pingJitter / 8)} counted on the clock: at the first time {@code t}, at
+     * least {@code pingInterval - P} into the silence, with {@code t mod P = u x P}; {@code u} in [0, 1) comes from
+     * {@code phases}, or, when {@code phases} is {@code null}, from the event loop's {@link LoopHealth#nextPhase()}
+     * (a low-discrepancy sequence: the connections of a loop get slots spread evenly, not in clumps as random ones,
+     * however unevenly they opened). They then ping evenly spread from their first ping on, and keep their slots
+     * (see {@link LivenessMonitor}), instead of pinging in waves until the jitter drifts them apart. The wait after an idle ping that went out {@link LoopHealth#LAG_THRESHOLD_NANOS} or more late takes
      * its cut within the usual jitter range from the same phases: such a ping went out together with every other
      * that came due while the loop was stuck, and those connections would ping in a wave from then on (never closer
      * to the previous ping than {@code pingInterval x (1 - pingJitter)}, so the peer's flood rule is not tripped). A

@@ -38,19 +38,55 @@ class FirstPingSpreadTest {
     }
 
     @Test
-    void theFirstWaitEndsAtTheIntervalAndSpansOneSteadyPeriod() {
+    void theFirstPingFallsInTheConnectionsSlotOfTheSteadyPeriodOnTheClockWithinOnePeriodBeforeTheInterval() {
         MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.75);
-        LivenessMonitor m = proven(c, new LoopHealth());
-        assertEquals(START + I - (long) (STEADY * 0.75), m.deadline());
-        MonitorConfig zero = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.0);
-        assertEquals(START + I, proven(zero, new LoopHealth()).deadline(), "u = 0: the full interval");
+        long slot = (long) (STEADY * 0.75);
+        for (long opened : new long[] {START, START + 1, START + STEADY / 3}) {
+            ticker.set(opened);
+            long wait = proven(c, new LoopHealth()).deadline() - opened;
+            assertTrue(wait >= I - STEADY && wait < I, "within one steady period before the interval: " + wait);
+            // (opened + wait may pass Long.MAX_VALUE: the ticker starts near it, to prove wrap-safe arithmetic)
+            assertEquals(slot, Math.floorMod(Math.floorMod(opened, STEADY) + wait, STEADY),
+                    "the same place on the clock, opened at " + opened);
+        }
+    }
+
+    @Test
+    void aConnectionOpenedJustBeforeItsSlotWaitsTheShortestFirstWaitJustAfterAlmostTheInterval() {
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.75);
+        long slotTime = proven(c, new LoopHealth()).deadline();
+        ticker.set(slotTime - (I - STEADY));
+        assertEquals(slotTime, proven(c, new LoopHealth()).deadline(), "the shortest first wait: I - STEADY");
+        ticker.set(slotTime - (I - STEADY) + 1);
+        assertEquals(slotTime + STEADY, proven(c, new LoopHealth()).deadline(), "the slot's next turn");
+    }
+
+    @Test
+    void connectionsOpenedUnevenlyStillPingEvenlySpread() {
+        // 1,000 connections, each opened at the instant that would cancel its phase had the place in the period
+        // been counted from the connection's start: then every first ping came at the same instant. Counted on the
+        // clock, they are evenly apart: no 10 ms slot (of 975) holds more than 3.
+        ManualTicker clock = new ManualTicker(0);
+        MonitorConfig c = MonitorConfig.of(settings(0.2), clock, true, () -> 0.0).spreadingFirstPings(null);
+        LoopHealth loop = new LoopHealth(0.3);
+        LoopHealth twin = new LoopHealth(0.3); // the same sequence, to know each connection's phase ahead
+        int[] slots = new int[(int) (STEADY / 10_000_000L) + 1];
+        for (int i = 0; i < 1_000; i++) {
+            clock.set(i * STEADY + (long) (STEADY * twin.nextPhase())); // one connection per period
+            long deadline = proven(c, loop).deadline();
+            slots[(int) (Math.floorMod(deadline, STEADY) / 10_000_000L)]++;
+        }
+        int max = Arrays.stream(slots).max().orElseThrow();
+        assertTrue(max <= 3, "largest 10 ms slot: " + max);
     }
 
     @Test
     void onlyTheFirstSilenceIsSpreadLaterWaitsAreTheUsualJitter() {
-        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.99);
+        // The slot on the clock that makes this connection's first ping come a tenth of an interval in.
+        double phase = (double) Math.floorMod(START + I / 10, STEADY) / STEADY;
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> phase);
         LivenessMonitor m = proven(c, new LoopHealth());
-        assertTrue(m.deadline() - START < I / 5, "the first ping may come early");
+        assertTrue(m.deadline() - START < I / 5, "the first ping may come early: " + (m.deadline() - START));
         ticker.advanceNanos(1_000);
         m.onInbound();
         m.onReadComplete(); // a second read: the opening exchange is over
@@ -59,28 +95,50 @@ class FirstPingSpreadTest {
         assertEquals(START + 1_000 + I, m.deadline(), "after a second read, the usual wait (random 0: full)");
     }
 
-    @Test
-    void aPingSentLateByAStalledLoopIsFollowedByASpreadWaitAPunctualOneIsNot() {
-        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.5);
-        LivenessMonitor m = proven(c, new LoopHealth());
+    /** A monitor past its first silence whose next ping is planned for the returned time. */
+    private long pastTheFirstSilence(LivenessMonitor m) {
         ticker.advanceNanos(1_000);
         m.onInbound();
         m.onReadComplete(); // past the first silence: the usual wait, the full interval with random 0
         ticker.set(m.deadline());
         assertEquals(Action.NONE, m.onTimer(ticker.nanoTime()));
         assertEquals(START + 1_000 + I, m.deadline());
-        // The loop stalls: the ping goes out 10 ms late.
-        ticker.set(m.deadline() + LoopHealth.LAG_THRESHOLD_NANOS);
+        return m.deadline();
+    }
+
+    @Test
+    void aPingALateLoopSentKeepsItsPlaceTheNextComesOneSteadyPeriodAfterItsPlannedTime() {
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.5);
+        LivenessMonitor m = proven(c, new LoopHealth());
+        long planned = pastTheFirstSilence(m);
+        // The loop stalls: the ping goes out 10 ms late, its pong comes 1 ms later.
+        ticker.set(planned + LoopHealth.LAG_THRESHOLD_NANOS);
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        ticker.advanceNanos(1_000_000);
+        assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(1));
+        assertEquals(planned + STEADY, m.deadline(), "its place: a steady period after the planned time");
+        // Punctual: the same again.
+        ticker.set(m.deadline());
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        ticker.advanceNanos(2_000_000);
+        assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(2));
+        assertEquals(planned + 2 * STEADY, m.deadline());
+    }
+
+    @Test
+    void aPingSentTooLateToKeepItsPlaceIsFollowedByASpreadWait() {
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.5);
+        LivenessMonitor m = proven(c, new LoopHealth());
+        long planned = pastTheFirstSilence(m);
+        // Its place would come sooner than 0.8 I after it: 0.175 I late is the most that keeps it.
+        long mostLate = STEADY - (I - I / 5);
+        ticker.set(planned + mostLate + 1);
         assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
         ticker.advanceNanos(1_000_000);
         assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(1));
         assertEquals(ticker.nanoTime() + I - (long) (I * 0.2 * 0.5), m.deadline(),
                 "after the stall, the jitter range with a spread phase (the random source says 0)");
-        // Punctual, and nothing but the ping and its pong since: the steady wait.
-        ticker.set(m.deadline());
-        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
-        assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(2));
-        assertEquals(ticker.nanoTime() + STEADY, m.deadline());
+        assertTrue(m.deadline() - (planned + mostLate + 1) >= I - I / 5, "never closer than 0.8 I to the last");
     }
 
     @Test

@@ -100,8 +100,9 @@ class OneEndPingsHandlerTest {
         assertEquals(T.toNanos(), nextTimerIn(), "the ping's timeout is watched");
         time.advance(ofMillis(3));
         ch.writeInbound(binary(BinaryProbe.TYPE_PONG, 1));
-        assertEquals(I.toNanos(), nextTimerIn(), "no wake-up at the old timeout: the next ping, a full interval on");
-        time.advance(I.minusNanos(1));
+        assertEquals(I.minus(ofMillis(3)).toNanos(), nextTimerIn(),
+                "no wake-up at the old timeout: the next ping, an interval (no jitter) after ours left");
+        time.advance(I.minus(ofMillis(3)).minusNanos(1));
         assertNull(ch.readOutbound());
         time.advance(Duration.ofNanos(1));
         long[] ping = readProbe();
