@@ -200,6 +200,12 @@ public final class LivenessMonitor {
     private static final int HAS_DEADLINE = 1 << 15;
     /** {@link #currentIntervalNanos} ends at a time fixed on the clock (one steady period after our last ping). */
     private static final int ANCHORED_WAIT = 1 << 18;
+    /**
+     * Our last ping was the first of an end that expected the peer to ping first ({@link #letPeerPingFirst()}): it
+     * took over pinging, at a place set by when the connection opened (connections open in bursts), so the next wait
+     * is spread, not kept in place.
+     */
+    private static final int TOOK_OVER_PINGING = 1 << 19;
     /** Bits 16 and 17: re-probes sent in a row because the loop stalled (at most {@link #MAX_STALL_REPROBES}). */
     private static final int STALL_REPROBES_SHIFT = 16;
     private static final int STALL_REPROBES_MASK = 3 << STALL_REPROBES_SHIFT;
@@ -487,7 +493,8 @@ public final class LivenessMonitor {
         recordRtt(now - lastPingSentAt);
         if (isWatching()) {
             long planned = quietFrom + currentIntervalNanos; // the answered ping's planned time, if it was idle
-            boolean keepsPlace = keepsPlace(planned);
+            boolean keepsPlace = keepsPlace(planned) && !is(TOOK_OVER_PINGING);
+            set(TOOK_OVER_PINGING, false);
             recordInbound(now);
             state = LivenessState.WATCHING;
             missed = 0;
@@ -716,11 +723,14 @@ public final class LivenessMonitor {
         }
         set(RECHECKING, false);
         if (state == LivenessState.WATCHING && config.activeProbing && now - quietFrom >= currentIntervalNanos) {
+            boolean tookOver = config.spreadFirstPings && is(FIRST_SILENCE) && is(PEER_PINGS_FIRST);
             sendPing(now, PingCause.IDLE);
             action = Action.SEND_PING;
             // A ping the loop sent late went out with every other that came due during the stall: spread the
-            // next wait again, or the connections bunched by the stall ping in a wave from now on.
-            set(RESPREAD_NEXT, config.spreadFirstPings && lateness >= LoopHealth.LAG_THRESHOLD_NANOS);
+            // next wait again, or the connections bunched by the stall ping in a wave from now on. So too after
+            // the first ping of an end that waited for the peer to ping first: its place came from the opening.
+            set(RESPREAD_NEXT, config.spreadFirstPings && (tookOver || lateness >= LoopHealth.LAG_THRESHOLD_NANOS));
+            set(TOOK_OVER_PINGING, tookOver);
         }
         computeDeadline(now, sawWrite);
         return action;
@@ -788,6 +798,7 @@ public final class LivenessMonitor {
 
     private void sendPing(long now, PingCause cause) {
         lastPingId++;
+        set(TOOK_OVER_PINGING, false);
         set(FIRST_SILENCE, false);
         set(FULL_WAIT_NEXT, false);
         lastPingSentAt = now;

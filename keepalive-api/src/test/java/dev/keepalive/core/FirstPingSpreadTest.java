@@ -165,6 +165,30 @@ class FirstPingSpreadTest {
     }
 
     @Test
+    void anAcceptingEndThatHadToPingFirstSpreadsItsNextPingItKeepsItsPlaceOnlyFromThen() {
+        // Its first ping's place came from when the connection opened (connections open in bursts): the next wait
+        // takes its cut of the jitter range from the loop's phases; the pings after it keep their place.
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.5);
+        LivenessMonitor m = new LivenessMonitor(c);
+        m.useLoopHealth(new LoopHealth());
+        m.letPeerPingFirst();
+        m.onActive();
+        m.onInbound();
+        m.onReadComplete();
+        ticker.set(m.deadline());
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()), "the connecting end did not ping first");
+        ticker.advanceNanos(1_000_000);
+        assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(1));
+        long spread = ticker.nanoTime() + I - (long) (I * 0.2 * 0.5);
+        assertEquals(spread, m.deadline(), "spread within the jitter range (phase 0.5), from the pong");
+        ticker.set(spread);
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        ticker.advanceNanos(3_000_000);
+        assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(2));
+        assertEquals(spread + STEADY, m.deadline(), "from then on, its place: one steady period after the last");
+    }
+
+    @Test
     void jitterZeroSpreadsNothing() {
         MonitorConfig c = MonitorConfig.of(settings(0), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.99);
         assertEquals(START + I, proven(c, new LoopHealth()).deadline());
