@@ -28,6 +28,17 @@ class FirstPingSpreadTest {
                 .pingsMissedBeforeDead(2).pingJitter(jitter).build();
     }
 
+    /** The accepting end's monitor (the peer is expected to ping first), past its first read. */
+    private LivenessMonitor acceptedAndProven(MonitorConfig config) {
+        LivenessMonitor m = new LivenessMonitor(config);
+        m.useLoopHealth(new LoopHealth());
+        m.letPeerPingFirst();
+        m.onActive();
+        m.onInbound();
+        m.onReadComplete();
+        return m;
+    }
+
     private LivenessMonitor proven(MonitorConfig config, LoopHealth loop) {
         LivenessMonitor m = new LivenessMonitor(config);
         m.useLoopHealth(loop);
@@ -144,12 +155,7 @@ class FirstPingSpreadTest {
     @Test
     void theAcceptingEndWaitsFullIntervalsInTheFirstSilenceAndIsNeverEarlyNorLateToConvict() {
         MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.99).spreadingFirstPings(() -> 0.99);
-        LivenessMonitor m = new LivenessMonitor(c);
-        m.useLoopHealth(new LoopHealth());
-        m.letPeerPingFirst();
-        m.onActive();
-        m.onInbound();
-        m.onReadComplete();
+        LivenessMonitor m = acceptedAndProven(c);
         assertEquals(START + I, m.deadline(), "neither spread nor jittered: the connecting end pings first");
         long bound = settings(0.2).idleDetectionBound().toNanos();
         Action a = Action.NONE;
@@ -169,12 +175,7 @@ class FirstPingSpreadTest {
         // Its first ping's place came from when the connection opened (connections open in bursts): the next wait
         // takes its cut of the jitter range from the loop's phases; the pings after it keep their place.
         MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.5);
-        LivenessMonitor m = new LivenessMonitor(c);
-        m.useLoopHealth(new LoopHealth());
-        m.letPeerPingFirst();
-        m.onActive();
-        m.onInbound();
-        m.onReadComplete();
+        LivenessMonitor m = acceptedAndProven(c);
         ticker.set(m.deadline());
         assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()), "the connecting end did not ping first");
         ticker.advanceNanos(1_000_000);
