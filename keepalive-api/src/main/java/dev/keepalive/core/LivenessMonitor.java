@@ -161,10 +161,10 @@ public final class LivenessMonitor {
     private final MonitorConfig config;
     private LoopHealth loopHealth;
 
-    private LivenessState state = LivenessState.INACTIVE;
-    private DeadPeerReason deadReason;
-
-    /** The monitor's yes-or-no state, a bit each (4 bytes where booleans took 16): */
+    /**
+     * The monitor's yes-or-no state, a bit each, and in bits 20 to 28 its {@link LivenessState}, the last ping's
+     * {@link PingCause} and the {@link DeadPeerReason}: 4 bytes where sixteen booleans and three references took 28.
+     */
     private int flags = FIRST_SILENCE | LAST_PING_ANSWERED;
     /** A message arrived whose read has not completed yet (its time is taken at {@link #onReadComplete()}). */
     private static final int INBOUND_PENDING = 1;
@@ -206,6 +206,25 @@ public final class LivenessMonitor {
      * is spread, not kept in place.
      */
     private static final int TOOK_OVER_PINGING = 1 << 19;
+    /** Bits 20 to 22: the {@link LivenessState}'s ordinal (it starts {@code INACTIVE}, 0). */
+    private static final int STATE_SHIFT = 20;
+    private static final int STATE_MASK = 7;
+    private static final LivenessState[] STATES = LivenessState.values();
+    /** Bits 23 and 24: the ordinal of the last ping's {@link PingCause} ({@code IDLE}, 0, before any). */
+    private static final int PING_CAUSE_SHIFT = 23;
+    private static final int PING_CAUSE_MASK = 3;
+    private static final PingCause[] PING_CAUSES = PingCause.values();
+    /** Bits 25 to 28: the {@link DeadPeerReason}'s ordinal + 1, or 0 while the peer is not dead. */
+    private static final int DEAD_REASON_SHIFT = 25;
+    private static final int DEAD_REASON_MASK = 15;
+    private static final DeadPeerReason[] DEAD_REASONS = DeadPeerReason.values();
+
+    static {
+        if (STATES.length > STATE_MASK + 1 || PING_CAUSES.length > PING_CAUSE_MASK + 1
+                || DEAD_REASONS.length > DEAD_REASON_MASK) {
+            throw new AssertionError("LivenessMonitor's flag bits cannot hold every state, cause and reason");
+        }
+    }
     /** Bits 16 and 17: re-probes sent in a row because the loop stalled (at most {@link #MAX_STALL_REPROBES}). */
     private static final int STALL_REPROBES_SHIFT = 16;
     private static final int STALL_REPROBES_MASK = 3 << STALL_REPROBES_SHIFT;
@@ -226,12 +245,10 @@ public final class LivenessMonitor {
     private long lastPingSentAt;
     /** The ping timeout counts from here: when it was sent, or when reads resumed. */
     private long pingClockFrom;
-    private PingCause pingCause = PingCause.IDLE;
     private short missed;
-    private long lastLatenessNanos;
+    /** How late the last timer check ran, in microseconds (to 35 minutes). */
+    private int lastLatenessMicros;
 
-    /** Outbound progress, sampled; only with a write-stall timeout. */
-    private final OutboundWatch outbound;
 
     // The peer's pings.
     private short peerStrikes;
@@ -245,15 +262,19 @@ public final class LivenessMonitor {
     private int smoothedRttMicros = -1;
     private int rttVarMicros;
 
-    // Counters of what every connection sees (unsigned ints); the rarer ones are in anomalies, made on first use.
+    // Counters of what every connection sees (unsigned ints); the rarer ones are in uncommon, made on first use.
     private int pingsSent;
     private int pongsReceived;
-    private int pingsMissedTotal;
     private int peerPingsReceived;
-    private Anomalies anomalies;
+    /** What a healthy connection rarely needs; made on first use (at once with a write-stall timeout). */
+    private Uncommon uncommon;
 
-    /** Counters of what a healthy connection rarely sees. */
-    private static final class Anomalies {
+    /**
+     * What a healthy connection rarely needs, in one object made on first use: the counters of anomalies, and the
+     * outbound queue as last sampled (the write-stall check; made at once with a write-stall timeout).
+     */
+    private static final class Uncommon {
+        int pingsMissedTotal;
         int stalePongs;
         int duplicatePongs;
         int unsolicitedPongs;
@@ -261,10 +282,7 @@ public final class LivenessMonitor {
         int malformedProbeFrames;
         int localStalls;
         int probeErrors;
-    }
-
-    /** The outbound queue as last sampled (write-stall check). */
-    private static final class OutboundWatch {
+        /** Outbound bytes were pending at the last sample. */
         boolean pending;
         long stalledSince;
         long progressToken;
@@ -281,19 +299,43 @@ public final class LivenessMonitor {
         this(MonitorConfig.of(settings, ticker, activeProbing, random));
     }
 
+    /** The shared part: settings, ticker and the values derived from them. */
+    public MonitorConfig config() {
+        return config;
+    }
+
     /** A monitor with the shared part {@code config} (one per settings, for every connection). */
     public LivenessMonitor(MonitorConfig config) {
         this.config = Objects.requireNonNull(config, "config");
-        this.outbound = config.writeStallNanos >= 0 ? new OutboundWatch() : null;
+        if (config.writeStallNanos >= 0) {
+            this.uncommon = new Uncommon();
+        }
     }
 
-    private Anomalies anomalies() {
-        Anomalies a = anomalies;
-        if (a == null) {
-            a = new Anomalies();
-            anomalies = a;
+    private Uncommon uncommon() {
+        Uncommon u = uncommon;
+        if (u == null) {
+            u = new Uncommon();
+            uncommon = u;
         }
-        return a;
+        return u;
+    }
+
+    /** The outbound progress, sampled: only with a write-stall timeout, else {@code null}. */
+    private Uncommon outbound() {
+        return config.writeStallNanos >= 0 ? uncommon : null;
+    }
+
+    private LivenessState currentState() {
+        return STATES[(flags >>> STATE_SHIFT) & STATE_MASK];
+    }
+
+    private void state(LivenessState state) {
+        flags = (flags & ~(STATE_MASK << STATE_SHIFT)) | (state.ordinal() << STATE_SHIFT);
+    }
+
+    private void pingCause(PingCause cause) {
+        flags = (flags & ~(PING_CAUSE_MASK << PING_CAUSE_SHIFT)) | (cause.ordinal() << PING_CAUSE_SHIFT);
     }
 
     /**
@@ -321,14 +363,14 @@ public final class LivenessMonitor {
      * @return {@link Action#NONE}
      */
     public Action onActive() {
-        if (state != LivenessState.INACTIVE) {
+        if (currentState() != LivenessState.INACTIVE) {
             return Action.NONE;
         }
         if (loopHealth == null) {
             loopHealth = new LoopHealth();
         }
         long now = config.ticker.nanoTime();
-        state = LivenessState.WATCHING;
+        state(LivenessState.WATCHING);
         lastInboundAt = now;
         quietFrom = now;
         lagAtQuietFrom = loopHealth.stalledNanos();
@@ -418,7 +460,7 @@ public final class LivenessMonitor {
                     lagAtQuietFrom = loopHealth.stalledNanos();
                 }
             }
-            if (state == LivenessState.PING_OUTSTANDING) {
+            if (currentState() == LivenessState.PING_OUTSTANDING) {
                 pingClockFrom = now;
                 missed = 0;
             }
@@ -447,8 +489,8 @@ public final class LivenessMonitor {
         if (!isWatching()) {
             return Action.NONE;
         }
-        boolean canProbe = config.activeProbing && state == LivenessState.WATCHING && !is(INBOUND_PENDING);
-        if (!canProbe && outbound == null) {
+        boolean canProbe = config.activeProbing && currentState() == LivenessState.WATCHING && !is(INBOUND_PENDING);
+        if (!canProbe && outbound() == null) {
             return Action.NONE;
         }
         long now = config.ticker.nanoTime();
@@ -457,7 +499,7 @@ public final class LivenessMonitor {
             computeDeadline(now, true);
             return Action.SEND_PING;
         }
-        if (outbound != null) {
+        if (outbound() != null) {
             long check = now + config.writeStallStepNanos;
             if (!is(HAS_DEADLINE) || deadline - check > 0) {
                 deadline = check;
@@ -477,14 +519,14 @@ public final class LivenessMonitor {
         long current = pingId();
         if (pingId != current || current == 0) {
             if (pingId > 0 && pingId < current) {
-                anomalies().stalePongs++;
+                uncommon().stalePongs++;
                 return PongResult.STALE;
             }
-            anomalies().unsolicitedPongs++;
+            uncommon().unsolicitedPongs++;
             return PongResult.UNSOLICITED;
         }
         if (is(LAST_PING_ANSWERED)) {
-            anomalies().duplicatePongs++;
+            uncommon().duplicatePongs++;
             return PongResult.DUPLICATE;
         }
         long now = config.ticker.nanoTime();
@@ -496,7 +538,7 @@ public final class LivenessMonitor {
             boolean keepsPlace = keepsPlace(planned) && !is(TOOK_OVER_PINGING);
             set(TOOK_OVER_PINGING, false);
             recordInbound(now);
-            state = LivenessState.WATCHING;
+            state(LivenessState.WATCHING);
             missed = 0;
             flags &= ~STALL_REPROBES_MASK;
             set(RECHECKING, false);
@@ -548,7 +590,7 @@ public final class LivenessMonitor {
         if (config.minPeerPingNanos > 0 && !is(PEER_PING_IN_THIS_READ)) {
             set(PEER_PING_IN_THIS_READ, true);
             if (is(PEER_PINGED) && now - lastPeerPingAt < config.minPeerPingNanos) {
-                anomalies().peerPingStrikes++;
+                uncommon().peerPingStrikes++;
                 if (++peerStrikes > config.peerPingStrikesAllowed) {
                     markDead(DeadPeerReason.PEER_PINGED_TOO_OFTEN);
                     return PeerPingVerdict.TOO_MANY_PINGS;
@@ -559,7 +601,7 @@ public final class LivenessMonitor {
             set(PEER_PINGED, true);
             lastPeerPingAt = now;
         }
-        if (state == LivenessState.WATCHING && config.activeProbing) {
+        if (currentState() == LivenessState.WATCHING && config.activeProbing) {
             set(FULL_WAIT_NEXT, true);
             set(RESPREAD_NEXT, false);
             set(FIRST_SILENCE, false);
@@ -590,7 +632,7 @@ public final class LivenessMonitor {
      */
     public void onPingDeferred(long delayNanos) {
         onPingNotSent();
-        if (state != LivenessState.PING_OUTSTANDING || delayNanos <= 0) {
+        if (currentState() != LivenessState.PING_OUTSTANDING || delayNanos <= 0) {
             return;
         }
         long now = config.ticker.nanoTime();
@@ -600,12 +642,12 @@ public final class LivenessMonitor {
 
     /** Building or writing a probe frame threw; it is counted (the transport logs it and carries on). */
     public void onProbeError() {
-        anomalies().probeErrors++;
+        uncommon().probeErrors++;
     }
 
     /** A probe frame from the peer could not be decoded; it is counted (the transport drops it). */
     public void onMalformedProbeFrame() {
-        anomalies().malformedProbeFrames++;
+        uncommon().malformedProbeFrames++;
     }
 
     /**
@@ -617,7 +659,7 @@ public final class LivenessMonitor {
      * @return {@code true} when the deadline moved earlier and the timer must be re-armed
      */
     public boolean onOutboundSample(long pendingBytes, long progressToken) {
-        OutboundWatch out = outbound;
+        Uncommon out = outbound();
         if (out == null || !isWatching()) {
             return false;
         }
@@ -654,7 +696,7 @@ public final class LivenessMonitor {
         // Late from the tick the transport's timer was due at: the rounding up to the tick is not the loop's delay.
         long lateness = Math.max(0, now - MonitorConfig.roundUpToTick(deadline, config.timerTickNanos()));
         if (!is(RECHECKING)) {
-            lastLatenessNanos = lateness;
+            lastLatenessMicros = (int) Math.min(Integer.MAX_VALUE, lateness / 1000);
             loopHealth.recordLateness(now, lateness);
         }
         boolean sawWrite = is(WRITE_SINCE_CHECK);
@@ -664,7 +706,8 @@ public final class LivenessMonitor {
             set(INBOUND_PENDING, false);
             recordInbound(now);
         }
-        if (outbound != null && outbound.pending && now - outbound.stalledSince >= config.writeStallNanos) {
+        Uncommon out = outbound();
+        if (out != null && out.pending && now - out.stalledSince >= config.writeStallNanos) {
             return verdict(now, DeadPeerReason.WRITE_STALL);
         }
         if (!is(READS_PAUSED)) {
@@ -678,10 +721,10 @@ public final class LivenessMonitor {
             }
         }
         Action action = Action.NONE;
-        if (state == LivenessState.PING_OUTSTANDING) {
+        if (currentState() == LivenessState.PING_OUTSTANDING) {
             if (lastInboundAt - lastPingSentAt >= 0) {
                 // The peer is alive, though its pong has not come (yet).
-                state = LivenessState.WATCHING;
+                state(LivenessState.WATCHING);
                 missed = 0;
                 flags &= ~STALL_REPROBES_MASK;
             } else if (is(READS_PAUSED)) {
@@ -700,7 +743,7 @@ public final class LivenessMonitor {
                 int stallReprobes = (flags & STALL_REPROBES_MASK) >>> STALL_REPROBES_SHIFT;
                 if (!is(RECHECKING) && lateness >= config.stallThresholdNanos && stallReprobes < MAX_STALL_REPROBES) {
                     flags = (flags & ~STALL_REPROBES_MASK) | ((stallReprobes + 1) << STALL_REPROBES_SHIFT);
-                    anomalies().localStalls++;
+                    uncommon().localStalls++;
                     sendPing(now, PingCause.LOCAL_STALL);
                     action = Action.SEND_PING;
                 } else {
@@ -711,7 +754,7 @@ public final class LivenessMonitor {
                     if (missed < Short.MAX_VALUE) {
                         missed++;
                     }
-                    pingsMissedTotal++;
+                    uncommon().pingsMissedTotal++;
                     if (!is(PROVEN) || missed < config.missedBeforeDead) {
                         sendPing(now, PingCause.RETRY_AFTER_MISS);
                         action = Action.SEND_PING;
@@ -722,7 +765,7 @@ public final class LivenessMonitor {
             }
         }
         set(RECHECKING, false);
-        if (state == LivenessState.WATCHING && config.activeProbing && now - quietFrom >= currentIntervalNanos) {
+        if (currentState() == LivenessState.WATCHING && config.activeProbing && now - quietFrom >= currentIntervalNanos) {
             boolean tookOver = config.spreadFirstPings && is(FIRST_SILENCE) && is(PEER_PINGS_FIRST);
             sendPing(now, PingCause.IDLE);
             action = Action.SEND_PING;
@@ -770,19 +813,19 @@ public final class LivenessMonitor {
      */
     public boolean markDead(DeadPeerReason reason) {
         Objects.requireNonNull(reason, "reason");
-        if (state == LivenessState.DEAD || state == LivenessState.CLOSED) {
+        if (currentState() == LivenessState.DEAD || currentState() == LivenessState.CLOSED) {
             return false;
         }
-        state = LivenessState.DEAD;
-        deadReason = reason;
+        state(LivenessState.DEAD);
+        flags = (flags & ~(DEAD_REASON_MASK << DEAD_REASON_SHIFT)) | ((reason.ordinal() + 1) << DEAD_REASON_SHIFT);
         set(HAS_DEADLINE, false);
         return true;
     }
 
     /** The connection was closed locally; nothing more is watched. */
     public void onClosed() {
-        if (state != LivenessState.DEAD) {
-            state = LivenessState.CLOSED;
+        if (currentState() != LivenessState.DEAD) {
+            state(LivenessState.CLOSED);
         }
         set(HAS_DEADLINE, false);
     }
@@ -793,7 +836,7 @@ public final class LivenessMonitor {
     }
 
     private boolean isWatching() {
-        return state == LivenessState.WATCHING || state == LivenessState.PING_OUTSTANDING;
+        return currentState() == LivenessState.WATCHING || currentState() == LivenessState.PING_OUTSTANDING;
     }
 
     private void sendPing(long now, PingCause cause) {
@@ -804,9 +847,9 @@ public final class LivenessMonitor {
         lastPingSentAt = now;
         pingClockFrom = now;
         set(LAST_PING_ANSWERED, false);
-        pingCause = cause;
+        pingCause(cause);
         pingsSent++;
-        state = LivenessState.PING_OUTSTANDING;
+        state(LivenessState.PING_OUTSTANDING);
     }
 
     /**
@@ -820,7 +863,7 @@ public final class LivenessMonitor {
      * before the pong's {@link #recordInbound}.
      */
     private boolean keepsPlace(long planned) {
-        if (pingCause != PingCause.IDLE || !is(INTERVAL_DRAWN) || !config.activeProbing) {
+        if (pingCause() != PingCause.IDLE || !is(INTERVAL_DRAWN) || !config.activeProbing) {
             return false;
         }
         long interval = config.intervalNanos;
@@ -926,11 +969,11 @@ public final class LivenessMonitor {
             return;
         }
         long next = now + Long.MAX_VALUE / 4;
-        if (state == LivenessState.PING_OUTSTANDING && lastInboundAt - lastPingSentAt >= 0) {
+        if (currentState() == LivenessState.PING_OUTSTANDING && lastInboundAt - lastPingSentAt >= 0) {
             next = now; // answered by other traffic: settle it at once
-        } else if (state == LivenessState.PING_OUTSTANDING && is(READS_PAUSED)) {
+        } else if (currentState() == LivenessState.PING_OUTSTANDING && is(READS_PAUSED)) {
             next = lastPingSentAt + config.intervalNanos; // the next ping while reads are paused
-        } else if (state == LivenessState.PING_OUTSTANDING) {
+        } else if (currentState() == LivenessState.PING_OUTSTANDING) {
             next = is(PROVEN) && missed >= config.missedBeforeDead
                     ? quietFrom + config.pingBoundNanos + lagAllowance(config.pingBoundNanos)
                     : pingClockFrom + effectiveTimeoutNanos();
@@ -942,9 +985,10 @@ public final class LivenessMonitor {
         } else if (config.readIdleNanos >= 0) {
             next = earliest(next, quietFrom + config.readIdleNanos + lagAllowance(config.readIdleNanos));
         }
-        if (outbound != null) {
-            if (outbound.pending) {
-                next = earliest(next, earliest(outbound.stalledSince + config.writeStallNanos,
+        Uncommon out = outbound();
+        if (out != null) {
+            if (out.pending) {
+                next = earliest(next, earliest(out.stalledSince + config.writeStallNanos,
                         now + config.writeStallStepNanos));
             } else if (sawWrite) {
                 next = earliest(next, now + config.writeStallStepNanos);
@@ -969,7 +1013,7 @@ public final class LivenessMonitor {
 
     /** Where liveness stands. */
     public LivenessState state() {
-        return state;
+        return currentState();
     }
 
     /** Whether a timer should be armed. */
@@ -989,7 +1033,7 @@ public final class LivenessMonitor {
 
     /** Why the most recent ping was sent. */
     public PingCause pingCause() {
-        return pingCause;
+        return PING_CAUSES[(flags >>> PING_CAUSE_SHIFT) & PING_CAUSE_MASK];
     }
 
     /** Consecutive missed pings. */
@@ -1002,14 +1046,15 @@ public final class LivenessMonitor {
         return is(PROVEN);
     }
 
-    /** How late the last timer check ran, in nanoseconds. */
+    /** How late the last timer check ran, in nanoseconds (to the microsecond). */
     public long lastTimerLatenessNanos() {
-        return lastLatenessNanos;
+        return lastLatenessMicros * 1000L;
     }
 
     /** Why the peer was declared dead, or {@code null}. */
     public DeadPeerReason deadReason() {
-        return deadReason;
+        int r = (flags >>> DEAD_REASON_SHIFT) & DEAD_REASON_MASK;
+        return r == 0 ? null : DEAD_REASONS[r - 1];
     }
 
     /** The last measured round trip in nanoseconds (to the microsecond), or -1. */
@@ -1022,7 +1067,7 @@ public final class LivenessMonitor {
      * first byte); 0 while a read is being processed.
      */
     public long sinceLastInboundNanos(long now) {
-        if (state == LivenessState.INACTIVE || is(INBOUND_PENDING)) {
+        if (currentState() == LivenessState.INACTIVE || is(INBOUND_PENDING)) {
             return 0;
         }
         return Math.max(0, now - lastInboundAt);
@@ -1030,14 +1075,14 @@ public final class LivenessMonitor {
 
     /** A snapshot of the counters. */
     public KeepaliveStats stats() {
-        Anomalies a = anomalies != null ? anomalies : NO_ANOMALIES;
-        return new KeepaliveStats(state, u(pingsSent), u(pongsReceived), u(pingsMissedTotal), u(a.stalePongs),
+        Uncommon a = uncommon != null ? uncommon : NO_ANOMALIES;
+        return new KeepaliveStats(currentState(), u(pingsSent), u(pongsReceived), u(a.pingsMissedTotal), u(a.stalePongs),
                 u(a.duplicatePongs), u(a.unsolicitedPongs), u(peerPingsReceived), u(a.peerPingStrikes),
                 u(a.malformedProbeFrames), u(a.localStalls), nanos(lastRttMicros), nanos(smoothedRttMicros),
                 u(a.probeErrors));
     }
 
-    private static final Anomalies NO_ANOMALIES = new Anomalies();
+    private static final Uncommon NO_ANOMALIES = new Uncommon();
 
     private static long u(int counter) {
         return Integer.toUnsignedLong(counter);
@@ -1045,7 +1090,8 @@ public final class LivenessMonitor {
 
     @Override
     public String toString() {
-        return "LivenessMonitor{state=" + state + ", lastPingId=" + lastPingId + ", missed=" + missed
+        DeadPeerReason deadReason = deadReason();
+        return "LivenessMonitor{state=" + currentState() + ", lastPingId=" + lastPingId + ", missed=" + missed
                 + (is(PROVEN) ? "" : ", unproven") + (deadReason == null ? "" : ", deadReason=" + deadReason) + '}';
     }
 }

@@ -23,6 +23,9 @@ final class HandlerEvents extends LoopTimer.Entry implements Runnable, ChannelFu
     /** The handler's logger: its messages read as the handler's. */
     private static final Logger log = KeepaliveHandler.log;
     private final KeepaliveHandler h;
+    /** The event loop's timer this entry links into, resolved at the handler's first arm; {@code null} for a task of
+     *  the connection's own. (Here rather than in the handler: it fits this object's padding.) */
+    LoopTimer loopTimer;
 
     HandlerEvents(KeepaliveHandler handler) {
         this.h = handler;
@@ -73,7 +76,7 @@ final class HandlerEvents extends LoopTimer.Entry implements Runnable, ChannelFu
             h.flag(KeepaliveHandler.TOO_MANY_PINGS_LOGGED, true);
             log.warn("Closing {}: it pinged more often than every {} more than {} times in a row "
                     + "(too many pings); {} pings received", h.ctx.channel().remoteAddress(),
-                    h.config.settings().minPeerPingInterval(), h.config.settings().peerPingStrikes(),
+                    h.config().settings().minPeerPingInterval(), h.config().settings().peerPingStrikes(),
                     h.monitor.stats().peerPingsReceived());
         }
         Object goAway = h.probe.newTooManyPings(h.ctx.alloc());
@@ -86,7 +89,8 @@ final class HandlerEvents extends LoopTimer.Entry implements Runnable, ChannelFu
     @Override
     public void pongReceived(long pingId) {
         if (ReadBarrier.isBarrierId(pingId)) {
-            if (h.barrier != null && h.barrier.onPong(pingId)) {
+            ReadBarrier barrier = h.barrier();
+            if (barrier != null && barrier.onPong(pingId)) {
                 h.pumpBarrier();
             }
             return;
@@ -113,7 +117,7 @@ final class HandlerEvents extends LoopTimer.Entry implements Runnable, ChannelFu
     public void tooManyPingsReceived() {
         if (h.monitor.markDead(DeadPeerReason.TOO_MANY_PINGS)) {
             log.warn("{} closes this connection because it was pinged too often; ping less often "
-                    + "(pingInterval {})", h.ctx.channel().remoteAddress(), h.config.settings().pingInterval());
+                    + "(pingInterval {})", h.ctx.channel().remoteAddress(), h.config().settings().pingInterval());
             h.declareDead(DeadPeerReason.TOO_MANY_PINGS);
         }
     }

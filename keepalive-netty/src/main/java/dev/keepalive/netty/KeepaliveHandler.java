@@ -171,8 +171,6 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
     };
 
-    /** Shared by every handler with equal settings ({@link Builder#config()}): settings, ticker, derived values. */
-    final MonitorConfig config;
     final KeepaliveListener listener;
     /** The builder's probe until {@link #handlerAdded}, then the one {@link KeepaliveProbe#forConnection} returned. */
     KeepaliveProbe probe;
@@ -184,21 +182,50 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private final HandlerEvents hooks = new HandlerEvents(this);
 
     ChannelHandlerContext ctx;
-    /** The connection's own Netty task, only where the loop's shared {@link LoopTimer} cannot serve. */
-    private ScheduledFuture<?> timer;
-    /** The event loop's timer, linking {@link #hooks}; resolved at the first arm. */
-    private LoopTimer loopTimer;
-    private long timerDeadline;
-    private volatile PeerDeadException deadCause;
     /** Read back when applied; the same instance for every connection on which the same options are in force. */
     private volatile EffectiveTcpOptions effectiveTcpOptions;
-    private volatile KeepaliveStats lastStats;
-    /** Read confirmations ({@link #confirmRead()}); created on first use. */
-    ReadBarrier barrier;
     /** The channel's outbound buffer, kept to fail its writes with the reason when the transport closes it. */
     private ChannelOutboundBuffer outboundBuffer;
-    /** An I/O error of the transport that no reason matched, for the close that follows it. */
-    private IOException unclassifiedError;
+    /** What a connection needs rarely or only at its end; made on first use, on the event loop. */
+    private volatile Uncommon uncommon;
+
+    /**
+     * What a connection needs rarely or only at its end, in one object made on first use: an idle connection on a
+     * loop's shared timer carries none of it while it lives.
+     */
+    private static final class Uncommon {
+        /** The connection's own Netty task, only where the loop's shared {@link LoopTimer} cannot serve. */
+        ScheduledFuture<?> timer;
+        /** The monitor's deadline {@link #timer} was armed for. */
+        long timerDeadline;
+        volatile PeerDeadException deadCause;
+        volatile KeepaliveStats lastStats;
+        /** Read confirmations ({@link #confirmRead()}). */
+        ReadBarrier barrier;
+        /** An I/O error of the transport that no reason matched, for the close that follows it. */
+        IOException unclassifiedError;
+    }
+
+    /** {@link #uncommon}, made if it is not yet; on the event loop only. */
+    private Uncommon uncommon() {
+        Uncommon u = uncommon;
+        if (u == null) {
+            u = new Uncommon();
+            uncommon = u;
+        }
+        return u;
+    }
+
+    /** The read confirmations, or {@code null} before the first {@link #confirmRead()}. */
+    ReadBarrier barrier() {
+        Uncommon u = uncommon;
+        return u != null ? u.barrier : null;
+    }
+
+    private IOException unclassifiedError() {
+        Uncommon u = uncommon;
+        return u != null ? u.unclassifiedError : null;
+    }
 
     /** The handler's yes-or-no state, a bit each (2 bytes where booleans took 14): */
     private short flags;
@@ -220,7 +247,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private static final int READS_PAUSED = 1 << 7;
     private static final int PROBE_ERROR_LOGGED = 1 << 8;
     static final int TOO_MANY_PINGS_LOGGED = 1 << 9;
-    /** {@link #loopTimer} was looked up (at the first arm). */
+    /** The loop's timer was looked up (at the first arm). */
     private static final int TIMER_RESOLVED = 1 << 10;
     private static final int TCP_OPTIONS_APPLIED = 1 << 11;
     /** The peer's close was told as a retirement (once per connection). */
@@ -229,11 +256,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private static final int END_OF_STREAM = 1 << 13;
 
     private KeepaliveHandler(Builder b) {
-        this.config = b.config();
         this.probe = b.probe;
         this.listener = b.listener;
         flag(APPLY_TCP_OPTIONS, b.applyTcpOptions);
-        this.monitor = new LivenessMonitor(config);
+        this.monitor = new LivenessMonitor(b.config());
     }
 
     /** A handler with {@code settings} and the {@link KeepaliveProbe#binary() binary probe}. */
@@ -246,17 +272,25 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         return new Builder(settings);
     }
 
+    /** Shared by every handler with equal settings ({@link Builder#config()}): settings, ticker, derived values. */
+    MonitorConfig config() {
+        return monitor.config();
+    }
+
     /** The settings this handler enforces. */
     public KeepaliveSettings settings() {
-        return config.settings();
+        return config().settings();
     }
 
     /** A snapshot of this connection's keepalive counters. */
     public KeepaliveStats stats() {
         if (ctx != null && ctx.executor().inEventLoop()) {
-            lastStats = monitor.stats();
+            KeepaliveStats s = monitor.stats();
+            uncommon().lastStats = s;
+            return s;
         }
-        KeepaliveStats s = lastStats;
+        Uncommon u = uncommon;
+        KeepaliveStats s = u != null ? u.lastStats : null;
         return s != null ? s : monitor.stats();
     }
 
@@ -269,7 +303,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     /** Why the peer was declared dead, or {@code null} while it is not. */
     public PeerDeadException deadCause() {
-        return deadCause;
+        Uncommon u = uncommon;
+        return u != null ? u.deadCause : null;
     }
 
     /**
@@ -316,30 +351,33 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     }
 
     private void requestBarrier(CompletableFuture<Void> f) {
-        if (deadCause != null) {
-            f.completeExceptionally(deadCause);
+        PeerDeadException dead = deadCause();
+        if (dead != null) {
+            f.completeExceptionally(dead);
             return;
         }
         if (flag(DESTROYED) || !ctx.channel().isActive()) {
             f.completeExceptionally(new IOException("the connection is closed: reads cannot be confirmed"));
             return;
         }
-        if (barrier == null) {
+        Uncommon u = uncommon();
+        if (u.barrier == null) {
             // Above the peer's flood limit: ours, and at least the default (the peer's may be the default).
-            long floor = Math.max(config.settings().minPeerPingInterval().toNanos(),
+            long floor = Math.max(config().settings().minPeerPingInterval().toNanos(),
                     KeepaliveSettings.DEFAULT_MIN_PEER_PING_INTERVAL.toNanos());
-            barrier = new ReadBarrier(config.ticker(), floor / 4 * 5);
+            u.barrier = new ReadBarrier(config().ticker(), floor / 4 * 5);
         }
-        barrier.add(f);
+        u.barrier.add(f);
         pumpBarrier();
     }
 
     /** Sends the barrier ping when it may go out, or arms its timer. */
     void pumpBarrier() {
+        ReadBarrier barrier = barrier();
         if (flag(DESTROYED) || barrier == null) {
             return;
         }
-        long now = config.ticker().nanoTime();
+        long now = config().ticker().nanoTime();
         if (barrier.shouldSend(now)) {
             long id = barrier.nextId();
             Object ping = probe.newPing(ctx.alloc(), id);
@@ -352,7 +390,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         if (barrier.mustWait() && barrier.timer() == null) {
             long delay = Math.max(barrier.sendAt() - now,
-                    Math.max(1, config.settings().minPeerPingInterval().toNanos() / 4));
+                    Math.max(1, config().settings().minPeerPingInterval().toNanos() / 4));
             barrier.timer(ctx.executor().schedule(() -> {
                 barrier.timer(null);
                 pumpBarrier();
@@ -381,7 +419,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             throw new IllegalStateException("KeepaliveHandler is one per channel: build a new one for " + ch);
         }
         this.ctx = ctx;
-        KeepaliveProbe bound = probe.forConnection(ctx, config.ticker());
+        KeepaliveProbe bound = probe.forConnection(ctx, config().ticker());
         if (bound == null || bound.sendsPings() != probe.sendsPings()) {
             throw new IllegalStateException(probe + ".forConnection must return a probe that sends pings as it "
                     + "does, but returned " + bound);
@@ -403,7 +441,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             ctx.channel().closeFuture().removeListener(hooks);
         }
         destroy();
-        PeerDeadException dead = deadCause;
+        PeerDeadException dead = deadCause();
         if (dead != null && !ctx.channel().isOpen() && !ctx.channel().isRegistered()) {
             DeadChannelWrites.install(ctx.pipeline(), dead); // Netty is removing the closed channel's handlers
         }
@@ -428,7 +466,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         // A local close after the peer announced its own (or a probe that retires the connection on that
         // announcement) is still the peer's retirement; any other local close is neither death nor retirement.
-        String retirement = flag(RETIRED) || flag(DESTROYED) || deadCause != null
+        String retirement = flag(RETIRED) || flag(DESTROYED) || deadCause() != null
                 || (flag(CLOSE_REQUESTED) && !probe.closeAnnounced())
                 ? null : probe.peerRetirement();
         if (retirement != null) {
@@ -461,23 +499,24 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         if (flag(APPLY_TCP_OPTIONS) && !flag(TCP_OPTIONS_APPLIED) && !flag(DESTROYED) && ctx.channel().isOpen()) {
             flag(TCP_OPTIONS_APPLIED, true);
             effectiveTcpOptions = TcpKeepaliveOptions.intern(
-                    TcpKeepaliveOptions.apply(ctx.channel(), config.settings()));
+                    TcpKeepaliveOptions.apply(ctx.channel(), config().settings()));
         }
     }
 
     private void destroy() {
         if (!flag(DESTROYED)) {
-            probe.connectionEnded(deadCause);
+            probe.connectionEnded(deadCause());
         }
         flag(DESTROYED, true);
+        ReadBarrier barrier = barrier();
         if (barrier != null) {
             barrier.cancelTimer();
-            PeerDeadException dead = deadCause;
+            PeerDeadException dead = deadCause();
             barrier.failAll(dead != null ? dead
                     : new IOException("the connection closed before the peer confirmed reading"));
         }
         monitor.onClosed();
-        lastStats = monitor.stats();
+        uncommon().lastStats = monitor.stats();
         cancelTimer();
     }
 
@@ -545,7 +584,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         DeadPeerReason reason = IoErrors.classify(cause);
         if (reason == null && cause instanceof IOException) {
-            unclassifiedError = (IOException) cause;
+            uncommon().unclassifiedError = (IOException) cause;
         }
         PeerDiagnosis diagnosis = PeerDiagnosis.UNKNOWN;
         if (reason == DeadPeerReason.TCP_TIMEOUT) {
@@ -557,7 +596,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         if (reason != null && !flag(CLOSE_REQUESTED) && monitor.markDead(reason)) {
             PeerDeadException e = newDeadException(reason, diagnosis, cause);
-            deadCause = e;
+            uncommon().deadCause = e;
             failPendingWrites(e);
             probe.connectionEnded(e);
             notifyPeerDead(e);
@@ -570,7 +609,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
-        if (flag(INITIALIZED) && !flag(DESTROYED) && config.settings().writeStallTimeout().isPresent()) {
+        if (flag(INITIALIZED) && !flag(DESTROYED) && config().settings().writeStallTimeout().isPresent()) {
             sampleOutbound();
             arm();
         }
@@ -581,7 +620,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     @Override
     public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
-        PeerDeadException dead = deadCause;
+        PeerDeadException dead = deadCause();
         if (dead != null) {
             ReferenceCountUtil.release(msg);
             promise.tryFailure(dead);
@@ -618,7 +657,14 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * wake-up that finds nothing to do.
      */
     private void moveTimer() {
-        if (timerArmed() && (!monitor.hasDeadline() || timerDeadline != monitor.deadline())) {
+        LoopTimer shared = loopTimer();
+        if (shared != null && !flag(DESTROYED) && monitor.hasDeadline()) {
+            long now = config().ticker().nanoTime();
+            shared.arm(hooks, fireAt(monitor.deadline(), now, config().timerTickNanos()), now); // a relink, or nothing
+            return;
+        }
+        Uncommon u = uncommon;
+        if (u != null && u.timer != null && (!monitor.hasDeadline() || u.timerDeadline != monitor.deadline())) {
             cancelTimer();
         }
         arm();
@@ -630,21 +676,29 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             return;
         }
         long deadline = monitor.deadline();
-        if (timerArmed()) {
-            if (timerDeadline - deadline <= 0) {
+        LoopTimer shared = loopTimer();
+        if (shared != null) {
+            // Its fire time is the deadline it was armed for, rounded up to a tick: no later than needed if at most
+            // the new deadline (an early call is a harmless check); otherwise moved, or left where it is when the
+            // new deadline rounds up to the same tick.
+            if (hooks.isArmed() && hooks.armedFor() - deadline <= 0) {
+                return;
+            }
+            long now = config().ticker().nanoTime();
+            shared.arm(hooks, fireAt(deadline, now, config().timerTickNanos()), now);
+            return;
+        }
+        Uncommon u = uncommon();
+        if (u.timer != null) {
+            if (u.timerDeadline - deadline <= 0) {
                 return; // fires no later than needed; an early call is a harmless check
             }
             cancelTimer();
         }
-        timerDeadline = deadline;
-        long now = config.ticker().nanoTime();
-        long at = fireAt(deadline, now, config.timerTickNanos());
-        LoopTimer shared = loopTimer();
-        if (shared != null) {
-            shared.arm(hooks, at, now);
-        } else {
-            timer = ctx.executor().schedule(hooks, Math.max(0, at - now), TimeUnit.NANOSECONDS);
-        }
+        u.timerDeadline = deadline;
+        long now = config().ticker().nanoTime();
+        long at = fireAt(deadline, now, config().timerTickNanos());
+        u.timer = ctx.executor().schedule(hooks, Math.max(0, at - now), TimeUnit.NANOSECONDS);
     }
 
     /**
@@ -654,23 +708,22 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private LoopTimer loopTimer() {
         if (!flag(TIMER_RESOLVED)) {
             flag(TIMER_RESOLVED, true);
-            if (config.timerTickNanos() > 0 && !(ctx.channel() instanceof EmbeddedChannel)) {
-                loopTimer = LoopTimer.of(ctx.executor());
+            if (config().timerTickNanos() > 0 && !(ctx.channel() instanceof EmbeddedChannel)) {
+                hooks.loopTimer = LoopTimer.of(ctx.executor());
             }
         }
-        return loopTimer;
-    }
-
-    private boolean timerArmed() {
-        return loopTimer != null ? hooks.isArmed() : timer != null;
+        return hooks.loopTimer;
     }
 
     private void cancelTimer() {
-        if (loopTimer != null) {
-            loopTimer.cancel(hooks);
-        } else if (timer != null) {
-            timer.cancel(false);
-            timer = null;
+        if (hooks.loopTimer != null) {
+            hooks.loopTimer.cancel(hooks);
+            return;
+        }
+        Uncommon u = uncommon;
+        if (u != null && u.timer != null) {
+            u.timer.cancel(false);
+            u.timer = null;
         }
     }
 
@@ -689,7 +742,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * unwatched.
      */
     void onTimer() {
-        timer = null;
+        Uncommon u = uncommon;
+        if (u != null) {
+            u.timer = null;
+        }
         if (flag(DESTROYED)) {
             return;
         }
@@ -699,10 +755,10 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
                 flag(READS_PAUSED, paused);
                 monitor.onReadsPaused(paused);
             }
-            if (config.settings().writeStallTimeout().isPresent()) {
+            if (config().settings().writeStallTimeout().isPresent()) {
                 sampleOutbound();
             }
-            Action action = monitor.onTimer(config.ticker().nanoTime());
+            Action action = monitor.onTimer(config().ticker().nanoTime());
             if (action == Action.SEND_PING) {
                 sendPing(true);
             } else if (action == Action.PEER_DEAD) {
@@ -790,8 +846,8 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         } else {
             OptionalLong since = probe.awaitedSince();
             if (since.isPresent()) {
-                delay = Math.max(0, since.getAsLong() + config.settings().pingInterval().toNanos()
-                        - config.ticker().nanoTime());
+                delay = Math.max(0, since.getAsLong() + config().settings().pingInterval().toNanos()
+                        - config().ticker().nanoTime());
             }
         }
         monitor.onPingDeferred(delay);
@@ -804,7 +860,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             reportFinalMiss();
         }
         PeerDeadException e = newDeadException(reason, diagnoseSilence(reason), null);
-        deadCause = e;
+        uncommon().deadCause = e;
         failPendingWrites(e);
         probe.connectionEnded(e);
         notifyPeerDead(e);
@@ -815,7 +871,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
     private PeerDeadException newDeadException(DeadPeerReason reason, PeerDiagnosis diagnosis, Throwable cause) {
         long rtt = monitor.lastRttNanos();
         return new PeerDeadException(reason, diagnosis, ctx.channel().remoteAddress(),
-                Duration.ofNanos(monitor.sinceLastInboundNanos(config.ticker().nanoTime())), monitor.missedPings(),
+                Duration.ofNanos(monitor.sinceLastInboundNanos(config().ticker().nanoTime())), monitor.missedPings(),
                 rtt < 0 ? null : Duration.ofNanos(rtt), cause);
     }
 
@@ -825,7 +881,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      */
     private PeerDiagnosis diagnoseSilence(DeadPeerReason reason) {
         return KernelDiagnosis.ofVerdict(ctx.channel(), reason,
-                TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(config.ticker().nanoTime())));
+                TimeUnit.NANOSECONDS.toMillis(monitor.sinceLastInboundNanos(config().ticker().nanoTime())));
     }
 
     /** The ping that ends the connection was missed too: the listener hears of it as of every other miss. */
@@ -870,12 +926,12 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
      * started elsewhere on this side is {@link DeadPeerReason#CLOSED_LOCALLY}.
      */
     private void onConnectionLost() {
-        if (flag(CLOSE_REQUESTED) || deadCause != null || flag(RETIRED) || !flag(INITIALIZED)) {
+        if (flag(CLOSE_REQUESTED) || deadCause() != null || flag(RETIRED) || !flag(INITIALIZED)) {
             return; // asked for, told already, or never connected (a failed connect is no lost connection)
         }
         Throwable writeError = ConnectionEnd.transportCloseCause(ctx.channel());
         boolean ended = flag(END_OF_STREAM) || readEndedStream(); // io_uring closes before its read completes
-        DeadPeerReason reason = ConnectionEnd.reason(writeError, ended, unclassifiedError);
+        DeadPeerReason reason = ConnectionEnd.reason(writeError, ended, unclassifiedError());
         if (reason == DeadPeerReason.CLOSED_BY_PEER || probe.closeAnnounced()) {
             // A close its protocol allows with nothing in flight (or one the peer announced) is a retirement.
             String retirement = probe.peerRetirement();
@@ -888,12 +944,12 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
             }
         }
         Throwable cause = writeError != null ? writeError
-                : reason == DeadPeerReason.IO_ERROR ? unclassifiedError : null;
+                : reason == DeadPeerReason.IO_ERROR ? unclassifiedError() : null;
         if (!monitor.markDead(reason)) {
             return;
         }
         PeerDeadException e = newDeadException(reason, PeerDiagnosis.UNKNOWN, cause);
-        deadCause = e;
+        uncommon().deadCause = e;
         failPendingWrites(e);
         notifyPeerDead(e);
         if (writeError != null) {
@@ -923,7 +979,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
         }
         flag(RETIRED, true);
         monitor.onClosed();
-        lastStats = monitor.stats();
+        uncommon().lastStats = monitor.stats();
         SocketAddress remote = ctx.channel().remoteAddress();
         log.debug("{} retired the connection: {}", remote, how);
         try {
@@ -935,7 +991,7 @@ public final class KeepaliveHandler extends ChannelDuplexHandler {
 
     private void notifyPeerDead(PeerDeadException e) {
         log.debug("{}", e.getMessage());
-        lastStats = monitor.stats();
+        uncommon().lastStats = monitor.stats();
         try {
             listener.onPeerDead(e);
         } catch (RuntimeException ex) {
