@@ -575,10 +575,7 @@ public final class LivenessMonitor {
      * <p>While none of our pings is outstanding, our next ping waits a full interval, without jitter, from the read
      * that brought the peer's ping (from now, when called outside a read): a peer that pings at the same interval,
      * jittered and so a little more often, then always pings first, and one ping per interval keeps both ends
-     * watched, instead of each end pinging the other. Except when our own idle ping was already due and has not
-     * left (our event loop was late, and read the peer's ping before running its timer): that ping is skipped and
-     * the next keeps our place, one steady period after it, so that a stall neither gives the connections it held up
-     * one phase nor hands pinging to the peer. Verdicts do not change: they count silence, and the peer's
+     * watched, instead of each end pinging the other. Verdicts do not change: they count silence, and the peer's
      * ping is inbound traffic. While our ping is outstanding, the peer's ping proves the peer alive as any inbound
      * message does, even if the pong to our ping comes late.
      *
@@ -605,26 +602,11 @@ public final class LivenessMonitor {
             lastPeerPingAt = now;
         }
         if (currentState() == LivenessState.WATCHING && config.activeProbing) {
-            long overdue = quietFrom + currentIntervalNanos;
-            boolean keepsPlace = is(INTERVAL_DRAWN) && overdue - now <= 0
-                    && overdue + steadyWaitNanos(config.intervalNanos) - now > 0;
+            set(FULL_WAIT_NEXT, true);
             set(RESPREAD_NEXT, false);
             set(FIRST_SILENCE, false);
             recordInbound(now);
-            if (keepsPlace) {
-                // Our own ping was due and has not left: our loop was late and read the peer's ping first (the
-                // peer pinged because ours was late). Standing down from now would give every connection that
-                // the same stall held up one phase, and hand pinging to the peer for good; this ping is skipped
-                // (the peer's proves it alive) and the next keeps our place, one steady period after this one's.
-                currentIntervalNanos = overdue + steadyWaitNanos(config.intervalNanos) - quietFrom;
-                set(FULL_WAIT_NEXT, false);
-                set(STEADY_WAIT_NEXT, false);
-                set(ANCHORED_WAIT, true);
-                set(INTERVAL_DRAWN, true);
-            } else {
-                set(FULL_WAIT_NEXT, true);
-                set(INTERVAL_DRAWN, false); // a new wait, even within the read that set quietFrom
-            }
+            set(INTERVAL_DRAWN, false); // a new wait, even within the read that set quietFrom
             replan(now);
         }
         return PeerPingVerdict.ANSWER;

@@ -136,59 +136,6 @@ class FirstPingSpreadTest {
         assertEquals(planned + 2 * STEADY, m.deadline());
     }
 
-    /** The peer's ping read now, as the handler reports it (inside a read from the socket). */
-    private static void peerPingRead(LivenessMonitor m) {
-        m.onInbound();
-        assertEquals(LivenessMonitor.PeerPingVerdict.ANSWER, m.onPeerPing());
-        m.onReadComplete();
-    }
-
-    @Test
-    void aPeerPingReadWhileOurOwnPingIsOverdueKeepsOurPlaceInsteadOfStandingDownFromNow() {
-        LivenessMonitor m = answeredOnePing();
-        long due = m.deadline();
-        // Our loop stalls past our next ping's time; the peer, which waits a full interval after our ping, pings
-        // in the meantime, and our loop reads that ping before its timer runs.
-        ticker.set(due + 30_000_000L);
-        peerPingRead(m);
-        assertEquals(due + STEADY, m.deadline(),
-                "the overdue ping is skipped and the next keeps our place, not a full interval from the stall's end");
-        ticker.set(m.deadline() - 1);
-        assertEquals(Action.NONE, m.onTimer(ticker.nanoTime()));
-        ticker.set(m.deadline());
-        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()), "then our ping, in its place");
-        assertEquals(2, m.pingId());
-    }
-
-    /** A monitor whose first idle ping was answered at once: its next ping is due one steady period after it. */
-    private LivenessMonitor answeredOnePing() {
-        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.5);
-        LivenessMonitor m = proven(c, new LoopHealth());
-        long planned = pastTheFirstSilence(m);
-        ticker.set(planned);
-        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
-        ticker.advanceNanos(1_000_000);
-        assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(1));
-        assertEquals(planned + STEADY, m.deadline());
-        return m;
-    }
-
-    @Test
-    void aPeerPingReadANanosecondBeforeOurPingIsDueStandsDownForAFullInterval() {
-        LivenessMonitor m = answeredOnePing();
-        ticker.set(m.deadline() - 1);
-        peerPingRead(m);
-        assertEquals(ticker.nanoTime() + I, m.deadline(), "the peer pings: stand down for a full interval");
-    }
-
-    @Test
-    void aPeerPingReadAfterAStallOfAWholePeriodPastOurPingStandsDownForAFullInterval() {
-        LivenessMonitor m = answeredOnePing();
-        ticker.set(m.deadline() + STEADY);
-        peerPingRead(m);
-        assertEquals(ticker.nanoTime() + I, m.deadline(), "no place to keep: a full interval from now");
-    }
-
     @Test
     void aPingSentTooLateToKeepItsPlaceIsFollowedByASpreadWait() {
         MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.5);
