@@ -813,7 +813,8 @@ public final class LivenessMonitor {
      */
     public boolean markDead(DeadPeerReason reason) {
         Objects.requireNonNull(reason, "reason");
-        if (currentState() == LivenessState.DEAD || currentState() == LivenessState.CLOSED) {
+        LivenessState s = currentState();
+        if (s == LivenessState.DEAD || s == LivenessState.CLOSED) {
             return false;
         }
         state(LivenessState.DEAD);
@@ -836,7 +837,8 @@ public final class LivenessMonitor {
     }
 
     private boolean isWatching() {
-        return currentState() == LivenessState.WATCHING || currentState() == LivenessState.PING_OUTSTANDING;
+        LivenessState s = currentState();
+        return s == LivenessState.WATCHING || s == LivenessState.PING_OUTSTANDING;
     }
 
     private void sendPing(long now, PingCause cause) {
