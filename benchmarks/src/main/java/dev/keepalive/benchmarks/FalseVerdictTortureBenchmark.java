@@ -61,7 +61,11 @@ import java.util.stream.Collectors;
  * too, as excused, when the harness saw no frame from that peer for the whole bound before it (its own clock, in a
  * handler after the framing, not the verdict's report): a client whose loop stands still for 3 intervals, or a
  * server that stalls for 2 after up to an interval of idle time and then works off its backlog, is silent that
- * long, and no keepalive can tell it from a hung one. Such a verdict after less silence is false. A <em>real
+ * long, and no keepalive can tell it from a hung one. Such a verdict after less silence is false. In (b) a client's
+ * verdict is excused the same way only when the slow server missed its own design: by the server's clock it wrote
+ * nothing on that connection until the library's first-response allowance had passed (a starved machine can drain the
+ * accept queue that late), and the client heard nothing for that long; the baseline is held to the same allowance, not
+ * to its shorter reader-idle time. A <em>real
  * death</em> is found
  * when the client declares its proxied connection dead; its detection time runs from the black hole (in (b): from
  * the connection becoming active) to the verdict, against the documented bound: {@code idleDetectionBound} (in (b):
@@ -223,7 +227,8 @@ public final class FalseVerdictTortureBenchmark {
      *                          connecting or settling; in (a) and (b) the perturbation is there from the start)
      * @param otherEnds         live connections that ended without a keepalive verdict, by end and reason
      * @param excused           the verdicts on the stalled peer (the servers' in (c), the clients' in (e)) after it
-     *                          was silent for the whole bound by the harness's clock: not false
+     *                          was silent for the whole bound by the harness's clock, and the clients' in (b) on a
+     *                          server that wrote nothing within the first-response allowance: not false
      * @param detectionNanos    per real death found: time from its death to the client's verdict, ascending
      * @param deathReasons      how the dying connections ended on the client, by reason (missing: not ended)
      */

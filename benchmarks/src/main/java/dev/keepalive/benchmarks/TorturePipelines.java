@@ -5,10 +5,12 @@ import dev.keepalive.benchmarks.IdleScaleBenchmark.Mode;
 import dev.keepalive.netty.KeepaliveHandler;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
@@ -60,11 +62,11 @@ final class TorturePipelines {
     }
 
     /**
-     * One connection's story, told by a handler right after the framing (it sees every inbound frame, probes
-     * included). Its fields are written on the channel's event loop and read by the reporting thread after the
+     * One connection's story, told by a handler right after the framing (it sees every inbound frame and every
+     * outbound one, probes included). Its fields are written on the channel's event loop and read by the reporting thread after the
      * run (a stale read there only misses a last event).
      */
-    static final class Record extends ChannelInboundHandlerAdapter {
+    static final class Record extends ChannelDuplexHandler {
         final boolean dying;
         private final boolean client;
         private final Book book;
@@ -73,6 +75,8 @@ final class TorturePipelines {
         volatile long firstInboundAt;
         /** The last frame from the peer, probes included: the harness's own measure of the peer's silence. */
         volatile long lastInboundAt;
+        /** The first frame this end wrote to the peer, probes included (a server's answer to a slow accept). */
+        volatile long firstOutboundAt;
         /** When this end declared the peer dead (or saw its end): see {@link #verdict}. */
         volatile long verdictAt;
         volatile long endedAt;
@@ -137,6 +141,14 @@ final class TorturePipelines {
             }
             lastInboundAt = now;
             super.channelRead(ctx, msg);
+        }
+
+        @Override
+        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) throws Exception {
+            if (firstOutboundAt == 0) {
+                firstOutboundAt = System.nanoTime();
+            }
+            super.write(ctx, msg, promise);
         }
 
         @Override

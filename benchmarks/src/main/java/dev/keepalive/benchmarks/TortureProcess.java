@@ -63,7 +63,8 @@ import static dev.keepalive.benchmarks.support.DriverLink.readCommands;
  *   <li>{@code status}: answers {@code status dyingEnded=<n>}, the dying connections that ended so far;</li>
  *   <li>{@code report}: answers {@code report active=<n> echoed=<live echoed> open=<n> fr=<p50>,<p99>,<max>,<n>: the waits of
  *       live client connections for their first inbound frame, ns> silent=<live connections with none>
- *       act=<key@activeAt;... of the live connections> ended=<key,dying,reason,activeAt,endedAt;...>};</li>
+ *       act=<key@activeAt@firstOutboundAt;... of the live connections (0: wrote nothing)>
+ *       ended=<key,dying,reason,activeAt,endedAt;...>};</li>
  *   <li>end of stdin: the process exits.</li>
  * </ul>
  */
@@ -337,7 +338,8 @@ public final class TortureProcess {
         // difference is the connection's wait in the server's accept queue.
         List<Record> active = new ArrayList<>(book.activeLive);
         for (int i = 0; i < active.size(); i++) {
-            sb.append(i == 0 ? "" : ";").append(active.get(i).key).append('@').append(active.get(i).activeAt);
+            sb.append(i == 0 ? "" : ";").append(active.get(i).key).append('@').append(active.get(i).activeAt)
+                    .append('@').append(active.get(i).firstOutboundAt);
         }
         if (active.isEmpty()) {
             sb.append('-');
