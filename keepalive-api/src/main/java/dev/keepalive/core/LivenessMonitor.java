@@ -198,7 +198,10 @@ public final class LivenessMonitor {
     private static final int PEER_PING_IN_THIS_READ = 1 << 14;
     /** {@link #deadline} is set. */
     private static final int HAS_DEADLINE = 1 << 15;
-    /** {@link #currentIntervalNanos} ends at a time fixed on the clock (one steady period after our last ping). */
+    /**
+     * {@link #currentIntervalNanos} ends at a time fixed on the clock (one steady period after our last ping, or the
+     * connection's slot for its first ping): a read that moves the silence's start keeps that end.
+     */
     private static final int ANCHORED_WAIT = 1 << 18;
     /**
      * Our last ping was the first of an end that expected the peer to ping first ({@link #letPeerPingFirst()}): it
@@ -415,6 +418,15 @@ public final class LivenessMonitor {
             if (drawn && is(ANCHORED_WAIT)) {
                 currentIntervalNanos = Math.max(0, currentIntervalNanos - (quietFrom - quietBefore)); // same end
             }
+        } else if (first && drawn && is(ANCHORED_WAIT) && currentState() == LivenessState.WATCHING) {
+            // The connection's first bytes (typically the answer to what it sent on connecting) keep its first ping
+            // in the slot planned when it opened. Drawn again from this read, the ping would move a whole period
+            // later whenever our loop read the answer late (it was busy opening other connections): past the full
+            // interval that the accepting end waits from reading what we sent, and that end would ping first and
+            // keep pinging, at places set by when connections opened. If the late loop read them after the slot,
+            // the ping is due at once.
+            currentIntervalNanos = Math.max(0, currentIntervalNanos - (quietFrom - quietBefore));
+            set(INTERVAL_DRAWN, true);
         }
         if (first || replan) {
             computeDeadline(now, false);
@@ -910,6 +922,7 @@ public final class LivenessMonitor {
     private long idleWaitNanos() {
         if (!is(INTERVAL_DRAWN)) {
             long interval = config.intervalNanos;
+            boolean anchored = false;
             if (is(FULL_WAIT_NEXT)) {
                 currentIntervalNanos = interval; // the peer pings: stand down for a full interval
                 set(FULL_WAIT_NEXT, false);
@@ -925,6 +938,7 @@ public final class LivenessMonitor {
                 long shortest = interval - period;
                 long slot = Math.max(0, Math.min((long) (period * phase()), period - 1));
                 currentIntervalNanos = shortest + Math.floorMod(slot - (quietFrom + shortest), period);
+                anchored = true;
             } else if (is(RESPREAD_NEXT) && config.jitter > 0) {
                 // After a stall: the usual jitter range, with an evenly spread phase instead of a random one, so
                 // that the pings the stall bunched spread out again at once (never closer to the last ping than
@@ -945,7 +959,7 @@ public final class LivenessMonitor {
                 currentIntervalNanos = interval - Math.max(0, Math.min(cut, interval / 2));
             }
             set(STEADY_WAIT_NEXT, false);
-            set(ANCHORED_WAIT, false);
+            set(ANCHORED_WAIT, anchored);
             set(INTERVAL_DRAWN, true);
         }
         return currentIntervalNanos;

@@ -73,6 +73,63 @@ class FirstPingSpreadTest {
     }
 
     @Test
+    void theFirstBytesReadLateKeepTheFirstPingInTheSlotPlannedWhenTheConnectionOpened() {
+        // The connecting end's loop reads the answer to its hello late, just before its slot (it was busy opening
+        // other connections). Drawn again from that read, the slot would move a steady period later: past the full
+        // interval the accepting end waits from reading the hello, which would then ping first.
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.75);
+        LivenessMonitor m = new LivenessMonitor(c);
+        m.useLoopHealth(new LoopHealth());
+        m.onActive();
+        long slotTime = m.deadline();
+        assertTrue(slotTime - START >= I - STEADY && slotTime - START < I, "the slot, planned on opening");
+        ticker.set(slotTime - (I - STEADY) / 2);
+        m.onInbound();
+        assertTrue(m.onReadComplete(), "the first bytes re-plan");
+        assertEquals(slotTime, m.deadline(), "the first ping stays in its slot");
+        ticker.set(slotTime);
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        assertTrue(slotTime - START < I, "before the accepting end's full interval from the hello");
+    }
+
+    @Test
+    void firstBytesReadAfterTheSlotHadPassedSendTheFirstPingAtOnce() {
+        // The loop was late: it read the first bytes before running the overdue timer. The ping goes out at once,
+        // not a steady period later (when the accepting end would already have pinged); the next one keeps the
+        // place of this one.
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.75);
+        LivenessMonitor m = new LivenessMonitor(c);
+        m.useLoopHealth(new LoopHealth());
+        m.onActive();
+        long slotTime = m.deadline();
+        ticker.set(slotTime + 5_000_000);
+        m.onInbound();
+        assertTrue(m.onReadComplete());
+        assertEquals(ticker.nanoTime(), m.deadline(), "due now");
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        ticker.advanceNanos(1_000_000);
+        assertEquals(LivenessMonitor.PongResult.ANSWERED, m.onPong(1));
+        assertEquals(slotTime + 5_000_000 + STEADY, m.deadline(), "one steady period after it");
+    }
+
+    @Test
+    void firstBytesAfterAFirstPingSentBeforeThemChangeNothingOfThatPing() {
+        // A slow server: the first ping left at its slot before any byte came; the answer to the hello comes
+        // later and leaves that ping outstanding (its pong, or the traffic that answers it, settles it).
+        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.75);
+        LivenessMonitor m = new LivenessMonitor(c);
+        m.useLoopHealth(new LoopHealth());
+        m.onActive();
+        ticker.set(m.deadline());
+        assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
+        ticker.advanceNanos(300_000_000);
+        m.onInbound();
+        assertTrue(m.onReadComplete());
+        ticker.set(m.deadline());
+        assertTrue(m.onTimer(ticker.nanoTime()) != Action.SEND_PING, "no second ping at once");
+    }
+
+    @Test
     void connectionsOpenedUnevenlyStillPingEvenlySpread() {
         // 1,000 connections, each opened at the instant that would cancel its phase had the place in the period
         // been counted from the connection's start: then every first ping came at the same instant. Counted on the
