@@ -89,8 +89,9 @@ import java.util.function.DoubleSupplier;
  * interval from it, without jitter ({@link #onPeerPing()}); when both ends run this monitor with the same interval,
  * the end that pinged first keeps pinging (its waits are shorter) and the other answers. With
  * {@link MonitorConfig#spreadingFirstPings}, a connection's first ping falls in its own slot of the steady period
- * counted on the clock, the slots of a loop spread evenly, so connections opened together do not ping in waves. A
- * read that carried an answering pong or a peer's ping re-plans the next ping once ({@link #onReadComplete()}
+ * counted on the clock, the slots of a loop spread evenly, so connections opened together do not ping in waves; the
+ * connection's first bytes keep that slot (a late loop that reads them after it sends the ping at once), so the
+ * accepting end, which waits a full interval from what it read, does not ping first. A read that carried an answering pong or a peer's ping re-plans the next ping once ({@link #onReadComplete()}
  * returns {@code true}); other traffic is only recorded.
  *
  * <p>Per connection the monitor holds only its own state; what derives from the settings is in a
