@@ -39,6 +39,15 @@ class FirstPingSpreadTest {
         return m;
     }
 
+    /** A connecting end just opened, no byte read yet, its first-ping slot at 0.75 of the steady period. */
+    private LivenessMonitor openedWithSlotAtThreeQuarters() {
+        LivenessMonitor m = new LivenessMonitor(
+                MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.75));
+        m.useLoopHealth(new LoopHealth());
+        m.onActive();
+        return m;
+    }
+
     private LivenessMonitor proven(MonitorConfig config, LoopHealth loop) {
         LivenessMonitor m = new LivenessMonitor(config);
         m.useLoopHealth(loop);
@@ -77,10 +86,7 @@ class FirstPingSpreadTest {
         // The connecting end's loop reads the answer to its hello late, just before its slot (it was busy opening
         // other connections). Drawn again from that read, the slot would move a steady period later: past the full
         // interval the accepting end waits from reading the hello, which would then ping first.
-        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.75);
-        LivenessMonitor m = new LivenessMonitor(c);
-        m.useLoopHealth(new LoopHealth());
-        m.onActive();
+        LivenessMonitor m = openedWithSlotAtThreeQuarters();
         long slotTime = m.deadline();
         assertTrue(slotTime - START >= I - STEADY && slotTime - START < I, "the slot, planned on opening");
         ticker.set(slotTime - (I - STEADY) / 2);
@@ -97,10 +103,7 @@ class FirstPingSpreadTest {
         // The loop was late: it read the first bytes before running the overdue timer. The ping goes out at once,
         // not a steady period later (when the accepting end would already have pinged); the next one keeps the
         // place of this one.
-        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.75);
-        LivenessMonitor m = new LivenessMonitor(c);
-        m.useLoopHealth(new LoopHealth());
-        m.onActive();
+        LivenessMonitor m = openedWithSlotAtThreeQuarters();
         long slotTime = m.deadline();
         ticker.set(slotTime + 5_000_000);
         m.onInbound();
@@ -116,10 +119,7 @@ class FirstPingSpreadTest {
     void firstBytesAfterAFirstPingSentBeforeThemChangeNothingOfThatPing() {
         // A slow server: the first ping left at its slot before any byte came; the answer to the hello comes
         // later and leaves that ping outstanding (its pong, or the traffic that answers it, settles it).
-        MonitorConfig c = MonitorConfig.of(settings(0.2), ticker, true, () -> 0.0).spreadingFirstPings(() -> 0.75);
-        LivenessMonitor m = new LivenessMonitor(c);
-        m.useLoopHealth(new LoopHealth());
-        m.onActive();
+        LivenessMonitor m = openedWithSlotAtThreeQuarters();
         ticker.set(m.deadline());
         assertEquals(Action.SEND_PING, m.onTimer(ticker.nanoTime()));
         ticker.advanceNanos(300_000_000);
