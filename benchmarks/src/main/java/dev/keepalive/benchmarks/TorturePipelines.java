@@ -63,8 +63,8 @@ final class TorturePipelines {
 
     /**
      * One connection's story, told by a handler right after the framing (it sees every inbound frame and every
-     * outbound one, probes included). Its fields are written on the channel's event loop and read by the reporting thread after the
-     * run (a stale read there only misses a last event).
+     * outbound one, probes included). Its fields are written on the channel's event loop and read by the reporting
+     * thread after the run (a stale read there only misses a last event).
      */
     static final class Record extends ChannelDuplexHandler {
         final boolean dying;

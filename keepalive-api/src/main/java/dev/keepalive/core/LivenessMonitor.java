@@ -91,7 +91,8 @@ import java.util.function.DoubleSupplier;
  * {@link MonitorConfig#spreadingFirstPings}, a connection's first ping falls in its own slot of the steady period
  * counted on the clock, the slots of a loop spread evenly, so connections opened together do not ping in waves; the
  * connection's first bytes keep that slot (a late loop that reads them after it sends the ping at once), so the
- * accepting end, which waits a full interval from what it read, does not ping first. A read that carried an answering pong or a peer's ping re-plans the next ping once ({@link #onReadComplete()}
+ * accepting end, which waits a full interval from what it read, does not ping first. A read that carried an
+ * answering pong or a peer's ping re-plans the next ping once ({@link #onReadComplete()}
  * returns {@code true}); other traffic is only recorded.
  *
  * <p>Per connection the monitor holds only its own state; what derives from the settings is in a
@@ -414,20 +415,17 @@ public final class LivenessMonitor {
         boolean drawn = is(INTERVAL_DRAWN);
         long quietBefore = quietFrom;
         recordInbound(now);
-        if (replan) {
-            set(INTERVAL_DRAWN, drawn); // the wait drawn at the pong or peer ping holds for the silence after this read
+        // The wait drawn at the pong or peer ping holds for the silence after this read. So does the first ping's slot
+        // at the connection's first bytes (typically the answer to what it sent on connecting): drawn again from this
+        // read, the ping would move a whole period later whenever our loop read the answer late (it was busy opening
+        // other connections), past the full interval that the accepting end waits from reading what we sent, and that
+        // end would ping first and keep pinging. An anchored wait keeps its end: a late loop that read the bytes
+        // after it sends the ping at once.
+        if (replan || (first && is(ANCHORED_WAIT) && currentState() == LivenessState.WATCHING)) {
+            set(INTERVAL_DRAWN, drawn);
             if (drawn && is(ANCHORED_WAIT)) {
                 currentIntervalNanos = Math.max(0, currentIntervalNanos - (quietFrom - quietBefore)); // same end
             }
-        } else if (first && drawn && is(ANCHORED_WAIT) && currentState() == LivenessState.WATCHING) {
-            // The connection's first bytes (typically the answer to what it sent on connecting) keep its first ping
-            // in the slot planned when it opened. Drawn again from this read, the ping would move a whole period
-            // later whenever our loop read the answer late (it was busy opening other connections): past the full
-            // interval that the accepting end waits from reading what we sent, and that end would ping first and
-            // keep pinging, at places set by when connections opened. If the late loop read them after the slot,
-            // the ping is due at once.
-            currentIntervalNanos = Math.max(0, currentIntervalNanos - (quietFrom - quietBefore));
-            set(INTERVAL_DRAWN, true);
         }
         if (first || replan) {
             computeDeadline(now, false);
