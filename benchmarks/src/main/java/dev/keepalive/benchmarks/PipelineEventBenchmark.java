@@ -55,7 +55,7 @@ public class PipelineEventBenchmark {
         switch (pipeline) {
             case "IDLE_STATE_HANDLER":
                 channel.pipeline().addLast(new IdleStateHandler(0, 30, 0, TimeUnit.SECONDS),
-                        new HotPathBenchmark.WriterIdlePing());
+                        new HotPathPipelines.WriterIdlePing());
                 break;
             case "PASS_THROUGH":
                 channel.pipeline().addLast(new PassThrough());

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collection;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -50,11 +51,19 @@ class BenchmarksSmokeTest {
     @Test
     @Timeout(60)
     void hotPathEchoPairCountsRoundTripsInEveryPipeline() throws Exception {
-        for (HotPathBenchmark.Mode mode : HotPathBenchmark.Mode.values()) {
-            double[] r = HotPathBenchmark.run(HotPathBenchmark.Transport.NIO, mode, Duration.ofMillis(400));
-            // The leak detector runs at PARANOID here (a stack trace per buffer access): any flow counts.
-            assertTrue(r[0] > 10, mode + ": round trips per second " + r[0]);
-            assertTrue(r[1] > 0, mode + ": CPU per round trip " + r[1]);
+        for (HotPathBenchmark.Shape shape : new HotPathBenchmark.Shape[] {HotPathBenchmark.Shape.PIPELINED,
+                new HotPathBenchmark.Shape(8, 1, true)}) {
+            for (HotPathPipelines.Mode mode : HotPathPipelines.Mode.values()) {
+                HotPathBenchmark.Measurement m = HotPathBenchmark.run(HotPathPipelines.Transport.NIO, mode,
+                        Duration.ofMillis(400), shape);
+                // The leak detector runs at PARANOID here (a stack trace per buffer access): any flow counts.
+                String what = mode + ", " + shape;
+                assertTrue(m.roundTripsPerSecond() > 10, what + ": round trips per second " + m);
+                assertTrue(m.processCpuPerRoundTrip() > 0, what + ": process CPU per round trip " + m);
+                // The loops' CPU is part of the process's (the two clocks are read microseconds apart: 2 %).
+                assertTrue(m.loopCpuPerRoundTrip() > 0 && m.loopCpuPerRoundTrip() <= m.processCpuPerRoundTrip() * 1.02,
+                        what + ": loop CPU per round trip " + m);
+            }
         }
     }
 

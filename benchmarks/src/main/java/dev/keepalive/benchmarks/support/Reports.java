@@ -100,4 +100,50 @@ public final class Reports {
     public static int max(int[] counts) {
         return Arrays.stream(counts).max().orElse(0);
     }
+
+    /** The median of {@code values}: the mean of the two middle ones for an even count. */
+    public static double median(double[] values) {
+        double[] v = values.clone();
+        Arrays.sort(v);
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    /**
+     * A distribution-free confidence interval of the median, of at least 95 % from six values on: the order
+     * statistics of ranks {@code j} and {@code n + 1 - j}, for the largest {@code j} with
+     * {@code P(Binomial(n, 1/2) < j) <= 2.5 %}; the extremes for fewer values.
+     */
+    public static double[] medianInterval(double[] values) {
+        double[] v = values.clone();
+        Arrays.sort(v);
+        int n = v.length;
+        int rank = 1;
+        double term = Math.pow(0.5, n); // P(X = 0)
+        double below = term; // P(X <= rank - 1)
+        while (rank < n / 2) {
+            term = term * (n - (rank - 1)) / rank;
+            if (below + term > 0.025) {
+                break;
+            }
+            below += term;
+            rank++;
+        }
+        return new double[] {v[rank - 1], v[n - rank]};
+    }
+
+    /** "median [low-high]" of ratios: the median and its 95 % interval ({@link #medianInterval}). */
+    public static String medianWithInterval(double[] ratios) {
+        double[] ci = medianInterval(ratios);
+        return String.format(Locale.ROOT, "%.3f [%.3f-%.3f]", median(ratios), ci[0], ci[1]);
+    }
+
+    /**
+     * Whether ratios meet a lower bound: "met" or "MISSED" only when the whole 95 % interval of their median lies on
+     * one side of it, "not resolved" otherwise.
+     */
+    public static String atLeast(double[] ratios, double target) {
+        double[] ci = medianInterval(ratios);
+        return ci[0] >= target ? "met" : ci[1] < target ? "MISSED"
+                : "not resolved (the interval holds " + target + ")";
+    }
 }
