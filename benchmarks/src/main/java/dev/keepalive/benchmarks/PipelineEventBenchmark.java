@@ -80,7 +80,7 @@ public class PipelineEventBenchmark {
     }
 
     /** One more duplex stage that passes reads, read completions, read requests and writes on: what a stage costs. */
-    static final class PassThrough extends ChannelDuplexHandler {
+    static class PassThrough extends ChannelDuplexHandler {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ctx.fireChannelRead(msg);
