@@ -44,7 +44,7 @@ import java.util.concurrent.TimeUnit;
  * just before and after it.
  *
  * <p>Why: run one after another for seconds each, the same bare pipeline's CPU per round trip moves by up to
- * +-30 % on this VM (from about 9 to 15 us per round trip, with no CPU steal and one thread doing all the work), so
+ * +-30 % on this VM (from about 8 to 15 us per round trip, with no CPU steal and one thread doing all the work), so
  * separate runs cannot show the 3 % at stake. A second bare pipeline (the control) shows what two identical pipelines
  * differ by in this arrangement.
  *
