@@ -13,14 +13,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.timeout.IdleStateHandler;
 
 import java.lang.management.ManagementFactory;
@@ -165,22 +158,21 @@ public final class HotPathBenchmark {
     /** One measurement on fresh event loops and connections. */
     static Measurement run(Transport transport, Mode mode, Duration measure, Shape shape) throws Exception {
         boolean oneLoop = shape.oneLoop();
-        EventLoopGroup serverGroup = group(transport);
-        EventLoopGroup clientGroup = oneLoop ? serverGroup : group(transport);
+        EventLoopGroup serverGroup = transport.newLoop();
+        EventLoopGroup clientGroup = oneLoop ? serverGroup : transport.newLoop();
         LongAdder roundTrips = new LongAdder();
         try {
             long[] loopThreads = oneLoop ? new long[] {threadId(serverGroup)}
                     : new long[] {threadId(serverGroup), threadId(clientGroup)};
             Channel server = new ServerBootstrap().group(serverGroup)
-                    .channel(transport == Transport.EPOLL ? EpollServerSocketChannel.class
-                            : NioServerSocketChannel.class)
+                    .channel(transport.serverChannel())
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childHandler(HotPathPipelines.pipeline(mode, Echo::new))
                     .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
             List<Channel> clients = new ArrayList<>();
             for (int i = 0; i < shape.connections(); i++) {
                 clients.add(new Bootstrap().group(clientGroup)
-                        .channel(transport == Transport.EPOLL ? EpollSocketChannel.class : NioSocketChannel.class)
+                        .channel(transport.channel())
                         .option(ChannelOption.TCP_NODELAY, true)
                         .handler(HotPathPipelines.pipeline(mode, () -> new Pinger(roundTrips, shape.inFlight())))
                         .connect(server.localAddress()).sync().channel());
@@ -221,16 +213,12 @@ public final class HotPathBenchmark {
         return sum;
     }
 
-    private static EventLoopGroup group(Transport transport) {
-        return new MultiThreadIoEventLoopGroup(1, transport == Transport.EPOLL ? EpollIoHandler.newFactory()
-                : NioIoHandler.newFactory());
-    }
-
     private static long processCpuNanos() {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
                 .getProcessCpuTime();
     }
 
+    /** Keeps a number of frames in flight on its connection and counts the echoes. */
     static final class Pinger extends ChannelInboundHandlerAdapter {
         private final LongAdder roundTrips;
         private final int inFlight;

@@ -2,12 +2,22 @@ package dev.keepalive.benchmarks;
 
 import dev.keepalive.KeepaliveSettings;
 import dev.keepalive.netty.KeepaliveHandler;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import io.netty.handler.codec.LengthFieldPrepender;
 import io.netty.handler.timeout.IdleState;
@@ -49,7 +59,21 @@ final class HotPathPipelines {
 
     /** The transport the pipelines run on. */
     enum Transport {
-        NIO, EPOLL
+        NIO, EPOLL;
+
+        /** A new group of one event loop of this transport. */
+        EventLoopGroup newLoop() {
+            return new MultiThreadIoEventLoopGroup(1, this == EPOLL ? EpollIoHandler.newFactory()
+                    : NioIoHandler.newFactory());
+        }
+
+        Class<? extends ServerChannel> serverChannel() {
+            return this == EPOLL ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        }
+
+        Class<? extends Channel> channel() {
+            return this == EPOLL ? EpollSocketChannel.class : NioSocketChannel.class;
+        }
     }
 
     /** A channel initializer that builds the pipeline of {@code mode} with the application's handler {@code app}. */
@@ -83,16 +107,12 @@ final class HotPathPipelines {
 
     /** {@link PipelineEventBenchmark.PassThrough} that also reads the clock once per read from the socket. */
     static final class PassThroughAndAClock extends PipelineEventBenchmark.PassThrough {
-        private long lastReadAt;
+        private long lastReadAt; // stored, as the handler stores the time of the last inbound byte
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
             lastReadAt = System.nanoTime();
             super.channelReadComplete(ctx);
-        }
-
-        long lastReadAt() {
-            return lastReadAt;
         }
     }
 

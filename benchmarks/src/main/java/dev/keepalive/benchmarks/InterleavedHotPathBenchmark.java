@@ -13,14 +13,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.util.concurrent.Promise;
 
 import java.lang.management.ManagementFactory;
@@ -43,9 +36,9 @@ import java.util.concurrent.TimeUnit;
  * pipeline's cost is the loop thread's CPU time per round trip in its turn, set against the mean of the bare turns
  * just before and after it.
  *
- * <p>Why: run one after another for seconds each, the same bare pipeline's CPU per round trip moves by up to
- * +-30 % on this VM (from about 8 to 15 us per round trip, with no CPU steal and one thread doing all the work), so
- * separate runs cannot show the 3 % at stake. A second bare pipeline (the control) shows what two identical pipelines
+ * <p>Why: run one after another for seconds each, the same bare pipeline's CPU per round trip moves by +-20-30 % on
+ * this VM, with no CPU steal and one thread doing all the work (BENCHMARKS.md), so separate runs cannot show the
+ * 3 % at stake. A second bare pipeline (the control) shows what two identical pipelines
  * differ by in this arrangement.
  *
  * <pre>java -cp benchmarks/target/benchmarks.jar dev.keepalive.benchmarks.InterleavedHotPathBenchmark
@@ -150,8 +143,7 @@ public final class InterleavedHotPathBenchmark {
     /** One run: every pipeline's server and connections on one fresh event loop, turns until {@code measure} ends. */
     static Result run(Transport transport, int connections, Duration slice, Duration warmup, Duration measure,
                       long seed) throws Exception {
-        EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, transport == Transport.EPOLL
-                ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        EventLoopGroup group = transport.newLoop();
         List<Channel> channels = new ArrayList<>();
         try {
             EventLoop loop = group.next();
@@ -160,15 +152,14 @@ public final class InterleavedHotPathBenchmark {
                 Pipeline p = new Pipeline(mode);
                 pipelines[mode.ordinal()] = p;
                 Channel server = new ServerBootstrap().group(group)
-                        .channel(transport == Transport.EPOLL ? EpollServerSocketChannel.class
-                                : NioServerSocketChannel.class)
+                        .channel(transport.serverChannel())
                         .childOption(ChannelOption.TCP_NODELAY, true)
                         .childHandler(HotPathPipelines.pipeline(mode, Echo::new))
                         .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
                 channels.add(server);
                 for (int i = 0; i < connections; i++) {
                     Channel c = new Bootstrap().group(group)
-                            .channel(transport == Transport.EPOLL ? EpollSocketChannel.class : NioSocketChannel.class)
+                            .channel(transport.channel())
                             .option(ChannelOption.TCP_NODELAY, true)
                             .handler(HotPathPipelines.pipeline(mode, () -> new TurnPinger(p)))
                             .connect(server.localAddress()).sync().channel();
